@@ -1,0 +1,38 @@
+package engine
+
+import "time"
+
+// Firing is one decision of a rule: its actions, rendered, with a
+// deterministic id. The same log and rules always produce the same firings
+// with the same ids, so the action queue can drop the ones it has seen.
+type Firing struct {
+	// ID is derived from the rule, its key and a sequence number; it is
+	// passed to actions as an idempotency hint (Mailjet CustomID, HTTP
+	// Idempotency-Key).
+	ID   string    `json:"id"`
+	Rule string    `json:"rule"`
+	At   time.Time `json:"at"`
+	// Key is the rule's key for this firing: the group, the `by` value, or
+	// empty for plain rules.
+	Key string `json:"key"`
+	// Resolve is true for the on_resolve firing of a window rule.
+	Resolve bool `json:"resolve,omitempty"`
+	// Shadow firings are recorded but run no action.
+	Shadow bool `json:"shadow,omitempty"`
+	// Pos is the log position of the event or tick that caused the firing.
+	Pos uint64 `json:"pos,omitempty"`
+	// Email is the recipient the firing concerns (the triggering event's
+	// email), used for suppression. Empty when no single event caused it.
+	Email   string   `json:"email,omitempty"`
+	Actions []Action `json:"actions"`
+}
+
+// Action is one rendered action of a firing. Kind is "mailjet", "slack" or
+// "http"; Connection names the herald.yaml connection that runs it; Params
+// are the action's keys with every template rendered.
+type Action struct {
+	Kind              string         `json:"kind"`
+	Connection        string         `json:"connection"`
+	Params            map[string]any `json:"params"`
+	IgnoreSuppression bool           `json:"ignore_suppression,omitempty"`
+}
