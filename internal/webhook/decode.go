@@ -1,0 +1,137 @@
+package webhook
+
+import (
+	"time"
+
+	"github.com/heraldmail/herald/engine"
+)
+
+// Decode decodes a body that Check accepts into its events, in body order.
+// It sets Received on each event to received and derives Domain and
+// PayloadMap. Fields are decoded tolerantly (see the package documentation):
+// one odd field never fails the body. Decode returns an error, wrapping
+// ErrNotJSON or ErrNotObject, exactly when Check does.
+func Decode(body []byte, received time.Time) ([]engine.Event, error) {
+	n, err := Check(body)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]engine.Event, n)
+	var st kindStack // reused by every event to validate its Payload
+	i := skipSpace(body, 0)
+	if body[i] == '{' {
+		decodeEvent(body[i:skipValid(body, i)], &events[0], &st)
+	} else {
+		i++
+		for k := range events {
+			i = skipSpace(body, i)
+			end := skipValid(body, i)
+			decodeEvent(body[i:end], &events[k], &st)
+			i = skipSpace(body, end) + 1 // past ',' or ']'
+		}
+	}
+	for k := range events {
+		events[k].Received = received
+	}
+	return events, nil
+}
+
+// decodeEvent decodes the object b, already validated, into ev.
+// The object's text is copied into one string that the event's string
+// fields share: one allocation per event instead of one per field, and an
+// event keeps no other event's memory alive.
+func decodeEvent(b []byte, ev *engine.Event, st *kindStack) {
+	d := decoder{b: b, s: string(b), i: 1}
+	if d.space(); d.b[d.i] != '}' {
+		for {
+			d.field(ev, d.key())
+			if d.space(); d.b[d.i] == '}' {
+				break
+			}
+			d.i++ // ','
+			d.space()
+		}
+	}
+	ev.Domain = engine.DomainOf(ev.Email)
+	ev.PayloadMap = payloadMap(ev.Payload, st)
+}
+
+// field decodes the value at d.i into the field of ev that key names.
+// Unknown keys go to Extra; the derived names are skipped because Decode
+// always recomputes them.
+func (d *decoder) field(ev *engine.Event, key string) {
+	switch key {
+	case "event":
+		ev.Type = d.stringValue()
+	case "time":
+		ev.Time = d.intValue()
+	case "MessageID":
+		ev.MessageID = d.intValue()
+	case "Message_GUID":
+		ev.MessageGUID = d.stringValue()
+	case "email":
+		ev.Email = d.stringValue()
+	case "mj_campaign_id":
+		ev.CampaignID = d.intValue()
+	case "mj_contact_id":
+		ev.ContactID = d.intValue()
+	case "customcampaign":
+		ev.CustomCampaign = d.stringValue()
+	case "CustomID":
+		ev.CustomID = d.stringValue()
+	case "Payload":
+		ev.Payload = d.stringValue()
+	case "mj_message_id":
+		ev.MjMessageID = d.stringValue()
+	case "smtp_reply":
+		ev.SMTPReply = d.stringValue()
+	case "ip":
+		ev.IP = d.stringValue()
+	case "geo":
+		ev.Geo = d.stringValue()
+	case "agent":
+		ev.Agent = d.stringValue()
+	case "url":
+		ev.URL = d.stringValue()
+	case "blocked":
+		ev.Blocked = d.boolValue()
+	case "hard_bounce":
+		ev.HardBounce = d.boolValue()
+	case "error_related_to":
+		ev.ErrorRelatedTo = d.stringValue()
+	case "error":
+		ev.Error = d.stringValue()
+	case "comment":
+		ev.Comment = d.stringValue()
+	case "source":
+		ev.Source = d.stringValue()
+	case "mj_list_id":
+		ev.ListID = d.intValue()
+	case "domain", "payload", "received":
+		d.i = skipValid(d.b, d.i)
+	default:
+		if ev.Extra == nil {
+			ev.Extra = make(map[string]any)
+		}
+		ev.Extra[key] = d.anyValue()
+	}
+}
+
+// payloadMap parses p as a JSON object (numbers as json.Number). It returns
+// an empty, non-nil map when p is anything else.
+func payloadMap(p string, st *kindStack) map[string]any {
+	i := 0
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	if i == len(p) || p[i] != '{' {
+		return map[string]any{}
+	}
+	b := []byte(p)
+	end, ok := skipValue(b, i, 0, st)
+	if !ok || skipSpace(b, end) != len(b) {
+		return map[string]any{}
+	}
+	d := decoder{b: b, s: p, i: i}
+	return d.object()
+}
