@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// result is what one measured run saw.
+type result struct {
+	name    string
+	elapsed time.Duration
+	ok      int64            // 200 answers
+	errors  map[string]int64 // by status code, or "transport"
+	lat     []time.Duration  // latencies of the 200 answers
+}
+
+// worker is one keep-alive client posting bodies in a loop.
+type worker struct {
+	client *http.Client
+	url    string
+	o      options
+	bodies [][]byte
+	next   int
+	ok     int64
+	errors map[string]int64
+	lat    []time.Duration
+}
+
+// post sends one body and records the outcome when record is set.
+func (w *worker) post(record bool) {
+	body := w.bodies[w.next%len(w.bodies)]
+	w.next++
+	req, _ := http.NewRequest(http.MethodPost, w.url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if w.o.user != "" || w.o.password != "" {
+		req.SetBasicAuth(w.o.user, w.o.password)
+	}
+	start := time.Now()
+	resp, err := w.client.Do(req)
+	if err != nil {
+		if record {
+			w.errors["transport"]++
+		}
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !record {
+		return
+	}
+	if resp.StatusCode != http.StatusOK {
+		w.errors[strconv.Itoa(resp.StatusCode)]++
+		return
+	}
+	w.ok++
+	w.lat = append(w.lat, time.Since(start))
+}
+
+// measure warms up, then loads u with o.workers workers for o.duration (or
+// o.count requests) and returns what it saw.
+func measure(name, u string, bodies [][]byte, o options) *result {
+	client := newClient(o)
+	defer client.CloseIdleConnections()
+	workers := make([]*worker, o.workers)
+	for i := range workers {
+		workers[i] = &worker{client: client, url: u, o: o, bodies: bodies, next: i * 7919, errors: map[string]int64{}}
+	}
+	phase := func(d time.Duration, count int, record bool) time.Duration {
+		var sent atomic.Int64
+		deadline := time.Now().Add(d)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, w := range workers {
+			wg.Go(func() {
+				for {
+					if count > 0 {
+						if sent.Add(1) > int64(count) {
+							return
+						}
+					} else if time.Now().After(deadline) {
+						return
+					}
+					w.post(record)
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	if o.warmup > 0 {
+		phase(o.warmup, 0, false)
+	}
+	res := &result{name: name, errors: map[string]int64{}}
+	res.elapsed = phase(o.duration, o.count, true)
+	for _, w := range workers {
+		res.ok += w.ok
+		for k, v := range w.errors {
+			res.errors[k] += v
+		}
+		res.lat = append(res.lat, w.lat...)
+	}
+	slices.Sort(res.lat)
+	return res
+}
+
+func (r *result) perSecond(n int64) float64 { return float64(n) / r.elapsed.Seconds() }
+
+func (r *result) percentile(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
+}
+
+func (r *result) errorText() string {
+	if len(r.errors) == 0 {
+		return "0"
+	}
+	keys := make([]string, 0, len(r.errors))
+	for k := range r.errors {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	s := ""
+	for _, k := range keys {
+		s += fmt.Sprintf("%s×%d ", k, r.errors[k])
+	}
+	return s[:len(s)-1]
+}
+
+func printResults(w io.Writer, results []*result, perBody int) {
+	fmt.Fprintf(w, "%-8s %10s %12s %12s %9s %9s  %s\n", "", "ok", "requests/s", "events/s", "p50", "p99", "errors")
+	for _, r := range results {
+		fmt.Fprintf(w, "%-8s %10d %12.0f %12.0f %9s %9s  %s\n", r.name, r.ok,
+			r.perSecond(r.ok), r.perSecond(r.ok*int64(perBody)),
+			r.percentile(0.50).Round(time.Microsecond), r.percentile(0.99).Round(time.Microsecond), r.errorText())
+	}
+	if len(results) == 2 && results[0].ok > 0 {
+		fmt.Fprintf(w, "ratio target/ceiling (requests/s): %.2f\n",
+			results[1].perSecond(results[1].ok)/results[0].perSecond(results[0].ok))
+	}
+}
