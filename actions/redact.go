@@ -25,8 +25,9 @@ func RedactURL(u string) string {
 }
 
 // Redact returns err with a clean message: the URL of a *url.Error in it is
-// shortened by RedactURL and every non-empty secret is replaced by
-// "[redacted]". When something was removed, the result keeps err's
+// shortened by RedactURL and every secret is replaced by "[redacted]"
+// (secrets shorter than 4 bytes are ignored: they would mangle every
+// message and protect nothing). When something was removed, the result keeps err's
 // classification (Retryable, RetryAfter, Status, and errors.Is for
 // context.Canceled and context.DeadlineExceeded) but not its chain, so
 // nothing reachable with errors.As can leak what was removed. A top-level
@@ -50,7 +51,7 @@ func Redact(err error, secrets ...string) error {
 		clean = strings.ReplaceAll(clean, ue.URL, RedactURL(ue.URL))
 	}
 	for _, s := range secrets {
-		if s != "" {
+		if len(s) >= 4 {
 			clean = strings.ReplaceAll(clean, s, "[redacted]")
 		}
 	}
