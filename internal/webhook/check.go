@@ -9,6 +9,15 @@ package webhook
 // and of the wrong shape is reported as ErrNotJSON, as json.Valid would.
 func Check(body []byte) (n int, err error) {
 	var st kindStack
+	return check(body, &st, nil)
+}
+
+// span is where one event's object lies in a body: body[start:end].
+type span struct{ start, end int }
+
+// check is Check; when spans is not nil it also appends where each event
+// lies, so that Decode needs no second pass to split the body.
+func check(body []byte, st *kindStack, spans *[]span) (n int, err error) {
 	i := skipSpace(body, 0)
 	if i >= len(body) {
 		return 0, syntaxError(body, i)
@@ -19,15 +28,17 @@ func Check(body []byte) (n int, err error) {
 	switch first {
 	case '{':
 		n = 1
-		end, ok = skipValue(body, i, 0, &st)
+		if end, ok = skipValue(body, i, 0, st); ok && spans != nil {
+			*spans = append(*spans, span{i, end})
+		}
 	case '[':
-		n, end, badElem, ok = checkArray(body, i, &st)
+		n, end, badElem, ok = checkArray(body, i, st, spans)
 		if badElem >= 0 {
 			badKind = body[end] // checkArray reports the element's offset in end
-			end, ok = skipValue(body, i, 0, &st)
+			end, ok = skipValue(body, i, 0, st)
 		}
 	default:
-		end, ok = skipValue(body, i, 0, &st)
+		end, ok = skipValue(body, i, 0, st)
 	}
 	if ok {
 		if end = skipSpace(body, end); end < len(body) {
@@ -45,11 +56,12 @@ func Check(body []byte) (n int, err error) {
 	return n, nil
 }
 
-// checkArray validates the top-level array at b[i] and counts its elements.
-// When an element is not an object it stops and returns that element's index
-// and offset (in end) with ok true, so Check can finish the syntax check
-// before choosing between ErrNotJSON and ErrNotObject.
-func checkArray(b []byte, i int, st *kindStack) (n, end, badElem int, ok bool) {
+// checkArray validates the top-level array at b[i] and counts its elements,
+// appending their spans when spans is not nil. When an element is not an
+// object it stops and returns that element's index and offset (in end) with
+// ok true, so check can finish the syntax check before choosing between
+// ErrNotJSON and ErrNotObject.
+func checkArray(b []byte, i int, st *kindStack, spans *[]span) (n, end, badElem int, ok bool) {
 	st.set(1, false)
 	if i = skipSpace(b, i+1); i < len(b) && b[i] == ']' {
 		return 0, i + 1, -1, true
@@ -58,8 +70,12 @@ func checkArray(b []byte, i int, st *kindStack) (n, end, badElem int, ok bool) {
 		if i < len(b) && b[i] != '{' {
 			return n, i, n, true
 		}
+		start := i
 		if i, ok = skipValue(b, i, 1, st); !ok {
 			return n, i, -1, false
+		}
+		if spans != nil {
+			*spans = append(*spans, span{start, i})
 		}
 		n++
 		if i = skipSpace(b, i); i >= len(b) {

@@ -12,26 +12,18 @@ import (
 // one odd field never fails the body. Decode returns an error, wrapping
 // ErrNotJSON or ErrNotObject, exactly when Check does.
 func Decode(body []byte, received time.Time) ([]engine.Event, error) {
-	n, err := Check(body)
+	var st kindStack // also reused to validate each event's Payload
+	var buf [128]span
+	spans := buf[:0]
+	n, err := check(body, &st, &spans)
 	if err != nil {
 		return nil, err
 	}
 	events := make([]engine.Event, n)
-	var st kindStack // reused by every event to validate its Payload
-	i := skipSpace(body, 0)
-	if body[i] == '{' {
-		decodeEvent(body[i:skipValid(body, i)], &events[0], &st)
-	} else {
-		i++
-		for k := range events {
-			i = skipSpace(body, i)
-			end := skipValid(body, i)
-			decodeEvent(body[i:end], &events[k], &st)
-			i = skipSpace(body, end) + 1 // past ',' or ']'
-		}
-	}
-	for k := range events {
-		events[k].Received = received
+	for k, sp := range spans {
+		ev := &events[k]
+		decodeEvent(body[sp.start:sp.end], ev, &st)
+		ev.Received = received
 	}
 	return events, nil
 }

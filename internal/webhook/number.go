@@ -12,6 +12,9 @@ const maxExp = 1 << 30
 // fraction such as "1.5", a value out of range, text that is not a number)
 // it returns 0 and false.
 func exactInt(s string) (int64, bool) {
+	if v, ok := smallInt(s); ok {
+		return v, true
+	}
 	i, neg := 0, false
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		neg = s[i] == '-'
@@ -38,6 +41,23 @@ func exactInt(s string) (int64, bool) {
 		return 0, false
 	}
 	return digitsToInt(decimal{intPart, fracPart}, len(intPart)+exp, neg)
+}
+
+// smallInt is exactInt's fast path for the common case: up to 18 digits
+// and nothing else, which always fit an int64.
+func smallInt(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
 }
 
 // decimal is the digit sequence of a number, split at its decimal point.
