@@ -1,0 +1,83 @@
+package engine
+
+// absence starts a timer for each matching event; the rule fires when the
+// timer ends without an `unless.event` event with the same key. An unless
+// event that arrives before its starting event (Mailjet does not sort
+// events) cancels it too: it is remembered for `within`.
+type absence struct {
+	base
+	pending map[uint64]int64 // key → deadline of its timer
+	early   map[uint64]int64 // key → when an early unless event is forgotten
+	timers  fifo[stored]
+	earlyQ  fifo[expiry]
+}
+
+func (a *absence) event(e *Engine, ev *Event) {
+	r := a.r
+	env := e.eventEnv(ev)
+	k, ok := e.keyOf(r, r.by, env)
+	if !ok || k == "" {
+		return
+	}
+	kh := uint64(newHash().str(k))
+	if ev.Type == r.other {
+		if _, ok := a.pending[kh]; ok {
+			delete(a.pending, kh)
+		} else {
+			at := e.now + int64(r.within)
+			a.early[kh] = at
+			a.earlyQ.push(expiry{kh, at})
+		}
+	}
+	if !r.matches(ev.Type) || !e.test(r, r.cond, env) {
+		return
+	}
+	e.count(r, func(s *RuleStats) { s.Matched++ })
+	if _, ok := a.early[kh]; ok {
+		delete(a.early, kh) // its unless event came first
+		return
+	}
+	if _, ok := a.pending[kh]; ok {
+		return // one timer per key: the earliest start counts
+	}
+	t := stored{key: kh, at: e.now + int64(r.within), id: e.key, data: pack(ev, r.fields)}
+	a.pending[kh] = t.at
+	a.timers.push(t)
+}
+
+// advance fires the timers that ended; their time is the deadline, also
+// when herald was down and the deadline passed meanwhile.
+func (a *absence) advance(e *Engine) {
+	a.expireLimit(e.now)
+	for {
+		x, ok := a.earlyQ.due(e.now)
+		if !ok {
+			break
+		}
+		if a.early[x.key] == x.at {
+			delete(a.early, x.key)
+		}
+	}
+	for {
+		t, ok := a.timers.due(e.now)
+		if !ok {
+			return
+		}
+		if deadline, ok := a.pending[t.key]; !ok || deadline != t.at {
+			continue // cancelled
+		}
+		delete(a.pending, t.key)
+		a.fire(e, t)
+	}
+}
+
+func (a *absence) fire(e *Engine, t stored) {
+	r := a.r
+	var ev Event
+	unpack(t.data, r.fields, &ev)
+	env := e.eventEnv(&ev)
+	k, _ := e.keyOf(r, r.by, env)
+	e.emit(firing{r: r, key: k, id: newHash().u64(t.id), at: t.at, email: ev.Email, env: env, limitOn: true})
+}
+
+func (a *absence) tick(*Engine) {}

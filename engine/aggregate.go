@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/expr-lang/expr/ast"
+	"gopkg.in/yaml.v3"
+)
+
+// errReported stops a compilation whose error was already reported.
+var errReported = errors.New("reported")
+
+// aggregate is one aggregate call of a window rule. Its argument is compiled
+// as its own per-event program; the window keeps one running value per
+// aggregate per bucket, and the call in `when` or a template is replaced by a
+// read of that value.
+type aggregate struct {
+	fn    string   // count, ratio, sum, avg, distinct
+	src   string   // the call as printed, to share one value between uses
+	arg   *program // nil for count()
+	slot  int      // index in env.AggI (count, distinct) or env.AggF (others)
+	isInt bool
+}
+
+// aggPatch replaces aggregate calls by reads of their slots, compiling each
+// new aggregate's argument against a single event.
+type aggPatch struct {
+	c      *exprCompiler
+	node   *yaml.Node
+	key    string
+	offset int
+	ours   map[ast.Node]bool
+	err    error
+}
+
+func (p *aggPatch) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || p.err != nil {
+		return
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok || !aggregateNames[id.Value] {
+		return
+	}
+	a := p.find(call, id.Value)
+	if a == nil {
+		return
+	}
+	name := "__aggf"
+	if a.isInt {
+		name = "__aggi"
+	}
+	id = &ast.IdentifierNode{Value: name}
+	p.ours[id] = true
+	ast.Patch(node, &ast.MemberNode{Node: id, Property: &ast.IntegerNode{Value: a.slot}})
+}
+
+// find returns the rule's aggregate for call, adding it when it is new.
+func (p *aggPatch) find(call *ast.CallNode, fn string) *aggregate {
+	src := call.String()
+	for _, a := range *p.c.aggs {
+		if a.src == src {
+			return a
+		}
+	}
+	want := 1
+	if fn == "count" && len(call.Arguments) == 0 {
+		want = 0
+	}
+	if len(call.Arguments) != want {
+		p.err = fmt.Errorf("%s() takes one argument: %s(expression)", fn, fn)
+		if fn == "count" {
+			p.err = fmt.Errorf("count() takes no argument or a condition: count() or count(event == \"open\")")
+		}
+		return nil
+	}
+	a := &aggregate{fn: fn, src: src, isInt: fn == "count" || fn == "distinct"}
+	if want == 1 {
+		arg := call.Arguments[0].String()
+		a.arg = p.c.compileExpr(p.node, p.key, arg, p.offset+call.Location().From, scopeEvent, fn == "count" || fn == "ratio")
+		if a.arg == nil {
+			p.err = errReported // the argument's own error is already reported
+			return nil
+		}
+	}
+	a.slot = p.c.countSlots(a.isInt)
+	*p.c.aggs = append(*p.c.aggs, a)
+	return a
+}
+
+// countSlots returns the next free slot of the kind.
+func (c *exprCompiler) countSlots(isInt bool) int {
+	n := 0
+	for _, a := range *c.aggs {
+		if a.isInt == isInt {
+			n++
+		}
+	}
+	return n
+}

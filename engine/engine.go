@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// DedupHorizon is how long an event's identity is remembered to drop
+	// duplicates (DESIGN §5). Default 24h.
+	DedupHorizon time.Duration
+	// OnError is told about runtime errors of expressions and templates
+	// (the event is skipped for that rule; other rules and events go on).
+	OnError func(rule string, err error)
+}
+
+// Engine evaluates rules over events and clock ticks. It is deterministic:
+// the same events and ticks, with the same times and positions, produce the
+// same firings with the same ids. It never reads the wall clock, the network
+// or the disk, and it is not safe for concurrent use.
+type Engine struct {
+	rules   *RuleSet
+	opt     Options
+	now     int64 // the engine clock, Unix nanoseconds: the largest time seen
+	runners []runner
+	byRule  map[string]runner
+	byType  map[string][]runner
+	any     []runner
+	dedup   dedupSet
+	stats   Stats
+
+	vm  vm.VM
+	env env
+	out []Firing
+	pos uint64 // log position being processed
+	key uint64 // dedup key of the event being processed
+	ev  *Event // the event being processed
+}
+
+// Stats counts what the engine did.
+type Stats struct {
+	Events     uint64               `json:"events"`
+	Duplicates uint64               `json:"duplicates"`
+	SendTests  uint64               `json:"send_tests"`
+	Errors     uint64               `json:"errors"`
+	Rules      map[string]RuleStats `json:"rules"`
+}
+
+// RuleStats counts one rule's work: events that reached it and passed its
+// condition, firings, and firings held back by its limit.
+type RuleStats struct {
+	Matched    uint64 `json:"matched"`
+	Fired      uint64 `json:"fired"`
+	Suppressed uint64 `json:"suppressed"`
+	Errors     uint64 `json:"errors"`
+}
+
+// runner is the state and behaviour of one rule kind.
+type runner interface {
+	rule() *Rule
+	// event handles an event whose type the rule looks at.
+	event(e *Engine, ev *Event)
+	// advance handles the clock moving to e.now: due timers, expiries.
+	advance(e *Engine)
+	// tick re-evaluates conditions that depend on time alone.
+	tick(e *Engine)
+}
+
+// New returns an engine running rs with empty state.
+func New(rs *RuleSet, opt Options) *Engine {
+	if opt.DedupHorizon <= 0 {
+		opt.DedupHorizon = 24 * time.Hour
+	}
+	e := &Engine{opt: opt, stats: Stats{Rules: map[string]RuleStats{}}}
+	e.dedup.horizon = int64(opt.DedupHorizon)
+	e.install(rs, nil)
+	return e
+}
+
+// install makes rs the engine's rules, keeping the runners of old whose
+// stateful definition is unchanged.
+func (e *Engine) install(rs *RuleSet, old map[string]runner) {
+	e.rules = rs
+	e.runners = e.runners[:0]
+	e.byRule = map[string]runner{}
+	e.byType = map[string][]runner{}
+	e.any = nil
+	for _, r := range rs.Rules {
+		if !r.Enabled {
+			continue
+		}
+		run := old[r.Name]
+		if run == nil || run.rule().stateHash != r.stateHash {
+			run = newRunner(r)
+		} else {
+			run = rebind(run, r)
+		}
+		e.runners = append(e.runners, run)
+		e.byRule[r.Name] = run
+	}
+	for t, list := range rs.byType {
+		for _, r := range list {
+			e.byType[t] = append(e.byType[t], e.byRule[r.Name])
+		}
+	}
+	for _, r := range rs.any {
+		e.any = append(e.any, e.byRule[r.Name])
+	}
+}
+
+// Reload replaces the rules. A rule whose stateful definition (its kind,
+// types, conditions, keys and periods) is unchanged keeps its state; a
+// changed or new rule starts empty; a removed rule's state is dropped.
+func (e *Engine) Reload(rs *RuleSet) {
+	old := e.byRule
+	e.install(rs, old)
+}
+
+// Rules returns the rules the engine runs.
+func (e *Engine) Rules() *RuleSet { return e.rules }
+
+// Now returns the engine clock: the largest time it has seen.
+func (e *Engine) Now() time.Time { return time.Unix(0, e.now).UTC() }
+
+// Stats returns a copy of the engine's counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.Rules = make(map[string]RuleStats, len(e.stats.Rules))
+	for k, v := range e.stats.Rules {
+		s.Rules[k] = v
+	}
+	return s
+}
+
+// Event processes one event at log position pos. Its Received time
+// advances the clock (an event received earlier than the clock is processed
+// at the clock's time). Duplicates and "Send test" events match no rule.
+// The returned slice is reused by the next call.
+func (e *Engine) Event(ev *Event, pos uint64) []Firing {
+	e.out = e.out[:0]
+	e.pos = pos
+	e.advance(ev.Received.UnixNano())
+	if ev.IsSendTest() {
+		e.stats.SendTests++
+		return e.out
+	}
+	e.key = ev.DedupKey()
+	if e.dedup.seen(e.key, e.now) {
+		e.stats.Duplicates++
+		return e.out
+	}
+	e.stats.Events++
+	e.ev = ev
+	for _, run := range e.byType[ev.Type] {
+		run.event(e, ev)
+	}
+	for _, run := range e.any {
+		if !run.rule().on[ev.Type] { // already reached through byType
+			run.event(e, ev)
+		}
+	}
+	e.ev = nil
+	return e.out
+}
+
+// Tick advances the clock to at (never backwards) and re-evaluates
+// time-driven conditions: absence timers, window resolutions and repeats.
+// The returned slice is reused by the next call.
+func (e *Engine) Tick(at time.Time, pos uint64) []Firing {
+	e.out = e.out[:0]
+	e.pos = pos
+	e.advance(at.UnixNano())
+	for _, run := range e.runners {
+		run.tick(e)
+	}
+	return e.out
+}
+
+// advance moves the clock forward and lets every rule expire what is due.
+func (e *Engine) advance(t int64) {
+	if t > e.now {
+		e.now = t
+	}
+	e.dedup.expire(e.now)
+	for _, run := range e.runners {
+		run.advance(e)
+	}
+}
+
+// eval runs a program; a runtime error is counted against the rule and
+// reported, and ok is false.
+func (e *Engine) eval(r *Rule, p *program, env *env) (any, bool) {
+	v, err := e.vm.Run(p.prog, env)
+	if err != nil {
+		e.fail(r, fmt.Errorf("%s: %w", p.src, err))
+		return nil, false
+	}
+	return v, true
+}
+
+// test runs a bool program; nil programs are true.
+func (e *Engine) test(r *Rule, p *program, env *env) bool {
+	if p == nil {
+		return true
+	}
+	v, ok := e.eval(r, p, env)
+	b, isBool := v.(bool)
+	if ok && !isBool {
+		e.fail(r, fmt.Errorf("%s: result is %T, not a bool", p.src, v))
+	}
+	return ok && b
+}
+
+// key evaluates a key expression (by, group_by) as a string.
+func (e *Engine) keyOf(r *Rule, p *program, env *env) (string, bool) {
+	if p == nil {
+		return "", true
+	}
+	v, ok := e.eval(r, p, env)
+	if !ok {
+		return "", false
+	}
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case int64:
+		if x == 0 {
+			return "", true // a missing id
+		}
+		return strconv.FormatInt(x, 10), true
+	}
+	return formatValue(v), true
+}
+
+func (e *Engine) fail(r *Rule, err error) {
+	e.stats.Errors++
+	s := e.stats.Rules[r.Name]
+	s.Errors++
+	e.stats.Rules[r.Name] = s
+	if e.opt.OnError != nil {
+		e.opt.OnError(r.Name, err)
+	}
+}
+
+func (e *Engine) count(r *Rule, f func(*RuleStats)) {
+	s := e.stats.Rules[r.Name]
+	f(&s)
+	e.stats.Rules[r.Name] = s
+}
+
+// eventEnv prepares the shared environment for an event.
+func (e *Engine) eventEnv(ev *Event) *env {
+	e.env = env{Event: ev, Now: time.Unix(0, e.now).UTC()}
+	return &e.env
+}
+
+// firing describes a firing for emit.
+type firing struct {
+	r       *Rule
+	key     string // the rule's key (group, by value), shown in the firing
+	id      hash64 // what makes the id unique within the rule
+	at      int64
+	resolve bool
+	email   string
+	env     *env
+	limitOn bool // apply the rule's limit
+}
+
+// emit renders a firing's actions and appends it, unless the rule's limit
+// holds it back. It reports whether the firing was emitted.
+func (e *Engine) emit(f firing) bool {
+	r := f.r
+	if f.limitOn && r.limit != nil && !e.allow(r, f.env) {
+		e.count(r, func(s *RuleStats) { s.Suppressed++ })
+		return false
+	}
+	specs := r.do
+	if f.resolve {
+		specs = r.onResolve
+	}
+	acts := make([]Action, 0, len(specs))
+	for _, a := range specs {
+		act, err := a.render(&e.vm, f.env)
+		if err != nil {
+			e.fail(r, err)
+			return false
+		}
+		acts = append(acts, act)
+	}
+	id := f.id.u64(r.stateHash)
+	e.out = append(e.out, Firing{
+		ID:      fmt.Sprintf("%s-%016x", r.Name, uint64(id)),
+		Rule:    r.Name,
+		At:      time.Unix(0, f.at).UTC(),
+		Key:     f.key,
+		Resolve: f.resolve,
+		Shadow:  r.Shadow,
+		Pos:     e.pos,
+		Email:   f.email,
+		Actions: acts,
+	})
+	e.count(r, func(s *RuleStats) { s.Fired++ })
+	return true
+}

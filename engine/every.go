@@ -1,0 +1,33 @@
+package engine
+
+// every fires each time a group's count of matching events reaches a
+// multiple of N. Counts are exact: one event adds one, so no multiple is
+// skipped or reached twice.
+type every struct {
+	base
+	counts map[string]int64
+}
+
+func (x *every) event(e *Engine, ev *Event) {
+	r := x.r
+	env := e.eventEnv(ev)
+	if !e.test(r, r.cond, env) {
+		return
+	}
+	group, ok := e.keyOf(r, r.groupBy, env)
+	if !ok || (r.groupBy != nil && group == "") {
+		return // events without a group are not counted
+	}
+	e.count(r, func(s *RuleStats) { s.Matched++ })
+	n := x.counts[group] + 1
+	x.counts[group] = n
+	if n%r.every != 0 {
+		return
+	}
+	env.Count, env.Group = n, group
+	e.emit(firing{r: r, key: group, id: newHash().str(group).u64(uint64(n)), at: e.now,
+		email: ev.Email, env: env, limitOn: true})
+}
+
+func (x *every) advance(e *Engine) { x.expireLimit(e.now) }
+func (x *every) tick(*Engine)      {}

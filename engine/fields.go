@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/expr-lang/expr/ast"
+)
+
+// fieldSet is a set of Event fields, by their index in the struct.
+type fieldSet uint32
+
+// allFields is every field.
+var allFields = fieldSet(1<<len(eventFields) - 1)
+
+// field describes one Event field for packing.
+type field struct {
+	off  uintptr
+	kind reflect.Kind // String, Int64, Bool, Map (Extra, PayloadMap) or Struct (Received)
+	name string
+}
+
+var fields = func() []field {
+	t := reflect.TypeOf(Event{})
+	out := make([]field, t.NumField())
+	for i := range out {
+		f := t.Field(i)
+		out[i] = field{off: f.Offset, kind: f.Type.Kind(), name: f.Tag.Get("expr")}
+	}
+	return out
+}()
+
+var fieldIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, f := range fields {
+		m[f.name] = i
+	}
+	return m
+}()
+
+// collectFields returns the fields a rule's expressions read from an event
+// or from prev: what a stored event must keep.
+func collectFields(r *Rule) fieldSet {
+	var fs fieldSet
+	visit := func(p *program) {
+		if p == nil {
+			return
+		}
+		node := p.prog.Node()
+		ast.Walk(&node, fieldVisitor{&fs})
+	}
+	for _, p := range []*program{r.cond, r.by, r.groupBy, r.when, r.resolveWhen} {
+		visit(p)
+	}
+	if r.limit != nil {
+		visit(r.limit.by)
+	}
+	for _, a := range r.aggs {
+		visit(a.arg)
+	}
+	for _, list := range [][]*actionSpec{r.do, r.onResolve} {
+		for _, a := range list {
+			a.params.programs(visit)
+		}
+	}
+	if fs&(1<<fieldIndex["payload"]) != 0 {
+		fs |= 1 << fieldIndex["Payload"]
+	}
+	// Suppression needs the recipient of every firing.
+	return fs | 1<<fieldIndex["email"]
+}
+
+type fieldVisitor struct{ fs *fieldSet }
+
+func (v fieldVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if i, ok := fieldIndex[n.Value]; ok {
+			*v.fs |= 1 << i
+		}
+		if n.Value == "$env" {
+			*v.fs = allFields
+		}
+	case *ast.MemberNode:
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "prev" {
+			if s, ok := n.Property.(*ast.StringNode); ok {
+				if i, ok := fieldIndex[s.Value]; ok {
+					*v.fs |= 1 << i
+				}
+				return
+			}
+			*v.fs = allFields
+		}
+	}
+}
+
+// programs calls fn for every expression in the value.
+func (v *value) programs(fn func(*program)) {
+	if v.tmpl != nil {
+		for _, p := range v.tmpl.parts {
+			if p.prog != nil {
+				fn(p.prog)
+			}
+		}
+	}
+	for _, x := range v.m {
+		x.programs(fn)
+	}
+	for _, x := range v.list {
+		x.programs(fn)
+	}
+}
+
+// pack keeps the fields fs of ev in one string: stored events (pending
+// sequences and absence timers) cost their few needed bytes, not a whole
+// Event.
+func pack(ev *Event, fs fieldSet) string {
+	var b []byte
+	for i, f := range fields {
+		if fs&(1<<i) == 0 {
+			continue
+		}
+		p := unsafe.Add(unsafe.Pointer(ev), f.off)
+		switch f.kind {
+		case reflect.String:
+			s := *(*string)(p)
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		case reflect.Int64:
+			b = binary.AppendVarint(b, *(*int64)(p))
+		case reflect.Bool:
+			if *(*bool)(p) {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+		case reflect.Struct: // Received
+			b = binary.AppendVarint(b, (*time.Time)(p).UnixNano())
+		case reflect.Map:
+			if f.name == "extra" {
+				j, _ := json.Marshal(*(*map[string]any)(p))
+				b = binary.AppendUvarint(b, uint64(len(j)))
+				b = append(b, j...)
+			}
+			// payload is derived from Payload on unpack.
+		}
+	}
+	return string(b)
+}
+
+// unpack restores the fields fs packed in s into ev.
+func unpack(s string, fs fieldSet, ev *Event) {
+	for i, f := range fields {
+		if fs&(1<<i) == 0 {
+			continue
+		}
+		p := unsafe.Add(unsafe.Pointer(ev), f.off)
+		switch f.kind {
+		case reflect.String:
+			n, k := binary.Uvarint([]byte(s[:min(len(s), 10)]))
+			*(*string)(p) = s[k : k+int(n)]
+			s = s[k+int(n):]
+		case reflect.Int64:
+			v, k := binary.Varint([]byte(s[:min(len(s), 10)]))
+			*(*int64)(p) = v
+			s = s[k:]
+		case reflect.Bool:
+			*(*bool)(p) = s[0] == 1
+			s = s[1:]
+		case reflect.Struct:
+			v, k := binary.Varint([]byte(s[:min(len(s), 10)]))
+			*(*time.Time)(p) = time.Unix(0, v).UTC()
+			s = s[k:]
+		case reflect.Map:
+			if f.name == "extra" {
+				n, k := binary.Uvarint([]byte(s[:min(len(s), 10)]))
+				var m map[string]any
+				d := json.NewDecoder(strings.NewReader(s[k : k+int(n)]))
+				d.UseNumber()
+				_ = d.Decode(&m)
+				*(*map[string]any)(p) = m
+				s = s[k+int(n):]
+			}
+		}
+	}
+	if fs&(1<<fieldIndex["payload"]) != 0 {
+		ev.PayloadMap = ParsePayload(ev.Payload)
+	}
+}
+
+// ParsePayload parses a Mailjet Payload string as a JSON object (numbers as
+// json.Number), returning an empty map when it is not one.
+func ParsePayload(s string) map[string]any {
+	m := map[string]any{}
+	if len(s) < 2 || s[0] != '{' {
+		return m
+	}
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		return map[string]any{}
+	}
+	return m
+}

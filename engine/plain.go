@@ -1,0 +1,17 @@
+package engine
+
+// plain fires once per matching event.
+type plain struct{ base }
+
+func (p *plain) event(e *Engine, ev *Event) {
+	r := p.r
+	env := e.eventEnv(ev)
+	if !e.test(r, r.cond, env) {
+		return
+	}
+	e.count(r, func(s *RuleStats) { s.Matched++ })
+	e.emit(firing{r: r, id: newHash().u64(e.key), at: e.now, email: ev.Email, env: env, limitOn: true})
+}
+
+func (p *plain) advance(e *Engine) { p.expireLimit(e.now) }
+func (p *plain) tick(*Engine)      {}

@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"time"
+)
+
+// Kind is the kind of a rule, chosen by the keys it has (DESIGN §6).
+type Kind int
+
+// The rule kinds.
+const (
+	KindPlain    Kind = iota // on [+ if]: every matching event
+	KindSequence             // on + after: the event follows an earlier one
+	KindAbsence              // on + unless: no follow-up within a time
+	KindWindow               // on + window + when: an aggregate over a sliding window
+	KindEvery                // on + every: each Nth matching event
+)
+
+var kindNames = [...]string{"plain", "sequence", "absence", "window", "every"}
+
+// String returns the kind's name as the docs use it.
+func (k Kind) String() string { return kindNames[k] }
+
+// RuleSet is a compiled rules file. It is immutable once loaded and may be
+// shared by several engines.
+type RuleSet struct {
+	// File is the path the rules were loaded from.
+	File string
+	// Version identifies the content (a hash of the file's bytes).
+	Version string
+	// Vars are the file's constants.
+	Vars  map[string]any
+	Rules []*Rule
+
+	byType map[string][]*Rule // event type → rules that look at it, in file order
+	any    []*Rule            // rules that look at every type
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	Name        string
+	Description string
+	Enabled     bool
+	Shadow      bool
+	Kind        Kind
+	On          []string // event types; ["*"] for all
+	Line        int      // where the rule starts in its file
+
+	onAll bool
+	on    map[string]bool
+
+	cond    *program // if
+	groupBy *program // group_by (window, every)
+
+	// sequence (after) and absence (unless)
+	other  string   // after.event / unless.event
+	by     *program // the correlation key; default MessageID
+	within time.Duration
+
+	// window
+	window      time.Duration
+	bucket      time.Duration
+	when        *program
+	resolveWhen *program // nil: resolve when `when` is false
+	repeat      time.Duration
+	aggs        []*aggregate
+
+	// every
+	every int64
+
+	limit *limit
+
+	do        []*actionSpec
+	onResolve []*actionSpec
+
+	// fields lists the event fields that rendering and later evaluation
+	// need from a stored event (sequence and absence keep events).
+	fields fieldSet
+	// stateHash covers the keys that define the rule's state; a reload
+	// keeps the state of a rule whose stateHash is unchanged.
+	stateHash uint64
+}
+
+// limit caps a rule's firings per key and period.
+type limit struct {
+	by  *program
+	max int
+	per time.Duration
+}
+
+// matches reports whether the rule's `on` includes the type t.
+func (r *Rule) matches(t string) bool { return r.onAll || r.on[t] }

@@ -1,0 +1,110 @@
+package engine
+
+// stored is an event kept for later: its identity (dedup key), when it
+// expires, and the fields the rule needs, packed.
+type stored struct {
+	key  uint64 // the correlation key's hash
+	at   int64  // when it stops counting
+	id   uint64 // the event's dedup key, for firing ids
+	data string // pack(event, rule.fields)
+}
+
+func (s stored) when() int64 { return s.at }
+
+// sequence fires when an `on` event follows an `after.event` event with the
+// same key within `after.within`. Each predecessor is kept for `within`; a
+// successor that arrives first waits up to `within` for its predecessor.
+type sequence struct {
+	base
+	preds   map[uint64]stored   // key → latest predecessor
+	waiting map[uint64][]stored // key → successors that came first
+	predQ   fifo[stored]
+	waitQ   fifo[stored]
+}
+
+func (s *sequence) event(e *Engine, ev *Event) {
+	r := s.r
+	env := e.eventEnv(ev)
+	k, ok := e.keyOf(r, r.by, env)
+	if !ok || k == "" {
+		return // nothing to correlate on
+	}
+	kh := uint64(newHash().str(k))
+	if r.matches(ev.Type) {
+		s.successor(e, ev, k, kh)
+	}
+	if ev.Type == r.other {
+		s.predecessor(e, ev, k, kh)
+	}
+}
+
+func (s *sequence) successor(e *Engine, ev *Event, k string, kh uint64) {
+	pred, ok := s.preds[kh]
+	if !ok {
+		w := stored{key: kh, at: e.now + int64(s.r.within), id: e.key, data: pack(ev, s.r.fields)}
+		s.waiting[kh] = append(s.waiting[kh], w)
+		s.waitQ.push(w)
+		return
+	}
+	var prev Event
+	unpack(pred.data, s.r.fields, &prev)
+	s.fire(e, ev, &prev, e.key, k)
+}
+
+func (s *sequence) predecessor(e *Engine, ev *Event, k string, kh uint64) {
+	p := stored{key: kh, at: e.now + int64(s.r.within), id: e.key, data: pack(ev, s.r.fields)}
+	s.preds[kh] = p
+	s.predQ.push(p)
+	waiting := s.waiting[kh]
+	if len(waiting) == 0 {
+		return
+	}
+	delete(s.waiting, kh)
+	for _, w := range waiting {
+		var succ Event
+		unpack(w.data, s.r.fields, &succ)
+		s.fire(e, &succ, ev, w.id, k)
+	}
+}
+
+// fire evaluates the condition with prev and emits.
+func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k string) {
+	r := s.r
+	env := e.eventEnv(ev)
+	env.Prev = prev
+	if !e.test(r, r.cond, env) {
+		return
+	}
+	e.count(r, func(st *RuleStats) { st.Matched++ })
+	e.emit(firing{r: r, key: k, id: newHash().u64(id), at: e.now, email: ev.Email, env: env, limitOn: true})
+}
+
+func (s *sequence) advance(e *Engine) {
+	s.expireLimit(e.now)
+	for {
+		x, ok := s.predQ.due(e.now)
+		if !ok {
+			break
+		}
+		if p, ok := s.preds[x.key]; ok && p.at == x.at && p.id == x.id {
+			delete(s.preds, x.key)
+		}
+	}
+	for {
+		x, ok := s.waitQ.due(e.now)
+		if !ok {
+			break
+		}
+		ws := s.waiting[x.key]
+		for len(ws) > 0 && ws[0].at <= e.now {
+			ws = ws[1:]
+		}
+		if len(ws) == 0 {
+			delete(s.waiting, x.key)
+		} else {
+			s.waiting[x.key] = ws
+		}
+	}
+}
+
+func (s *sequence) tick(*Engine) {}

@@ -1,0 +1,169 @@
+package engine
+
+// expiry is one entry of a time-ordered queue: key expires at at.
+type expiry struct {
+	key uint64
+	at  int64
+}
+
+func (x expiry) when() int64 { return x.at }
+
+// fifo is a queue of entries pushed with non-decreasing times (the engine
+// clock never goes back and each queue has one period), so the oldest is
+// always at the head: no heap needed.
+type fifo[T interface{ when() int64 }] struct {
+	buf  []T
+	head int
+}
+
+func (q *fifo[T]) push(x T) { q.buf = append(q.buf, x) }
+
+// due pops and returns the head when it is due at or before now.
+func (q *fifo[T]) due(now int64) (T, bool) {
+	var zero T
+	if q.head == len(q.buf) || q.buf[q.head].when() > now {
+		return zero, false
+	}
+	x := q.buf[q.head]
+	q.buf[q.head] = zero // let the GC have what the entry held
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	} else if q.head > 1024 && q.head > len(q.buf)/2 {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	return x, true
+}
+
+func (q *fifo[T]) len() int { return len(q.buf) - q.head }
+
+// dedupSet remembers event identities for the dedup horizon.
+type dedupSet struct {
+	horizon int64
+	seenAt  map[uint64]int64
+	queue   fifo[expiry]
+}
+
+// seen records key at now and reports whether it was already there.
+func (d *dedupSet) seen(key uint64, now int64) bool {
+	if d.seenAt == nil {
+		d.seenAt = map[uint64]int64{}
+	}
+	if _, ok := d.seenAt[key]; ok {
+		return true
+	}
+	d.seenAt[key] = now
+	d.queue.push(expiry{key, now + d.horizon})
+	return false
+}
+
+func (d *dedupSet) expire(now int64) {
+	for {
+		x, ok := d.queue.due(now)
+		if !ok {
+			return
+		}
+		delete(d.seenAt, x.key)
+	}
+}
+
+// limiter caps firings per key and period: a sliding log of firing times
+// per key.
+type limiter struct {
+	max   int
+	per   int64
+	times map[uint64][]int64
+	queue fifo[expiry]
+}
+
+func newLimiter(l *limit) *limiter {
+	if l == nil {
+		return nil
+	}
+	return &limiter{max: l.max, per: int64(l.per), times: map[uint64][]int64{}}
+}
+
+// allow records a firing for key at now unless max firings already happened
+// within the period.
+func (l *limiter) allow(key uint64, now int64) bool {
+	ts := l.times[key]
+	for len(ts) > 0 && ts[0] <= now-l.per {
+		ts = ts[1:]
+	}
+	if len(ts) >= l.max {
+		l.times[key] = ts
+		return false
+	}
+	l.times[key] = append(ts, now)
+	l.queue.push(expiry{key, now + l.per})
+	return true
+}
+
+func (l *limiter) expire(now int64) {
+	for {
+		x, ok := l.queue.due(now)
+		if !ok {
+			return
+		}
+		ts := l.times[x.key]
+		for len(ts) > 0 && ts[0] <= now-l.per {
+			ts = ts[1:]
+		}
+		if len(ts) == 0 {
+			delete(l.times, x.key)
+		} else {
+			l.times[x.key] = ts
+		}
+	}
+}
+
+// base is what every runner has: its rule and its limiter.
+type base struct {
+	r   *Rule
+	lim *limiter
+}
+
+func (b *base) rule() *Rule     { return b.r }
+func (b *base) state() *base    { return b }
+func (b *base) setRule(r *Rule) { b.r = r }
+
+// expireLimit forgets firings older than the limit's period.
+func (b *base) expireLimit(now int64) {
+	if b.lim != nil {
+		b.lim.expire(now)
+	}
+}
+
+func newRunner(r *Rule) runner {
+	b := base{r: r, lim: newLimiter(r.limit)}
+	switch r.Kind {
+	case KindSequence:
+		return &sequence{base: b, preds: map[uint64]stored{}, waiting: map[uint64][]stored{}}
+	case KindAbsence:
+		return &absence{base: b, pending: map[uint64]int64{}, early: map[uint64]int64{}}
+	case KindWindow:
+		return &window{base: b, index: map[string]int{}}
+	case KindEvery:
+		return &every{base: b, counts: map[string]int64{}}
+	}
+	return &plain{base: b}
+}
+
+// rebind points a kept runner at the reloaded rule (same state, new
+// actions and descriptions).
+func rebind(run runner, r *Rule) runner {
+	run.(interface{ setRule(*Rule) }).setRule(r)
+	return run
+}
+
+// allow applies the rule's limit to a firing.
+func (e *Engine) allow(r *Rule, env *env) bool {
+	b := e.byRule[r.Name].(interface{ state() *base }).state()
+	key, ok := e.keyOf(r, r.limit.by, env)
+	if !ok {
+		return false
+	}
+	return b.lim.allow(uint64(newHash().str(key)), e.now)
+}

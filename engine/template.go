@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+)
+
+// template is a string with {{ expr }} parts. A string that is exactly one
+// {{ expr }} keeps the expression's type (a number stays a number in JSON).
+type template struct {
+	parts []tmplPart
+	whole bool // the string is exactly one expression
+}
+
+type tmplPart struct {
+	lit  string
+	prog *program
+}
+
+// value is a compiled action parameter: a template, a constant, or a map or
+// list of values.
+type value struct {
+	tmpl *template
+	lit  any // constants that are not strings: numbers, booleans, null
+	keys []string
+	m    map[string]*value
+	list []*value
+}
+
+// compileTemplate splits s into literal text and expressions and compiles
+// each expression in scope sc.
+func (c *exprCompiler) compileTemplate(n *yaml.Node, key, s string, sc scope) *template {
+	t := &template{}
+	rest, off := s, 0
+	for {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			if rest != "" {
+				t.parts = append(t.parts, tmplPart{lit: rest})
+			}
+			break
+		}
+		j := closing(rest[i+2:])
+		if j < 0 {
+			c.errs.at(n, c.rule, key, "template: {{ at column %d has no closing }}", off+i+1)
+			return nil
+		}
+		if i > 0 {
+			t.parts = append(t.parts, tmplPart{lit: rest[:i]})
+		}
+		src := rest[i+2 : i+2+j]
+		if strings.TrimSpace(src) == "" {
+			c.errs.at(n, c.rule, key, "template: empty {{ }}")
+			return nil
+		}
+		p := c.compileExpr(n, key, src, off+i+2, sc, false)
+		if p == nil {
+			return nil
+		}
+		t.parts = append(t.parts, tmplPart{prog: p})
+		off += i + 2 + j + 2
+		rest = rest[i+2+j+2:]
+	}
+	t.whole = len(t.parts) == 1 && t.parts[0].prog != nil
+	return t
+}
+
+// closing returns the index of the "}}" that ends an expression, skipping
+// quoted strings, or -1.
+func closing(s string) int {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quote != 0:
+			if ch == '\\' {
+				i++
+			} else if ch == quote {
+				quote = 0
+			}
+		case ch == '"' || ch == '\'' || ch == '`':
+			quote = ch
+		case ch == '}' && i+1 < len(s) && s[i+1] == '}':
+			return i
+		}
+	}
+	return -1
+}
+
+// render evaluates the template. escape applies to the values of
+// expressions, never to the literal text the rule's author wrote.
+func (t *template) render(m *vm.VM, e *env, escape func(string) string) (any, error) {
+	if t.whole {
+		v, err := m.Run(t.parts[0].prog.prog, e)
+		if err != nil {
+			return nil, err
+		}
+		v = jsonValue(v)
+		if s, ok := v.(string); ok && escape != nil {
+			return escape(s), nil
+		}
+		return v, nil
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.prog == nil {
+			b.WriteString(p.lit)
+			continue
+		}
+		v, err := m.Run(p.prog.prog, e)
+		if err != nil {
+			return nil, err
+		}
+		s := formatValue(v)
+		if escape != nil {
+			s = escape(s)
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
+}
+
+// render evaluates a parameter tree into plain JSON-able values.
+func (v *value) render(m *vm.VM, e *env, escape func(string) string) (any, error) {
+	switch {
+	case v.tmpl != nil:
+		return v.tmpl.render(m, e, escape)
+	case v.m != nil:
+		out := make(map[string]any, len(v.m))
+		for _, k := range v.keys {
+			x, err := v.m[k].render(m, e, escape)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = x
+		}
+		return out, nil
+	case v.list != nil:
+		out := make([]any, len(v.list))
+		for i, item := range v.list {
+			x, err := item.render(m, e, escape)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = x
+		}
+		return out, nil
+	}
+	return v.lit, nil
+}
+
+// compileValue compiles a YAML node of action parameters.
+func (c *exprCompiler) compileValue(n *yaml.Node, key string, sc scope) *value {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return c.compileValue(n.Alias, key, sc)
+	case yaml.MappingNode:
+		v := &value{m: map[string]*value{}}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if _, dup := v.m[k]; dup {
+				c.errs.at(n.Content[i], c.rule, key, "duplicate key %q", k)
+				continue
+			}
+			v.keys = append(v.keys, k)
+			v.m[k] = c.compileValue(n.Content[i+1], key+"."+k, sc)
+		}
+		sort.Strings(v.keys)
+		return v
+	case yaml.SequenceNode:
+		v := &value{list: make([]*value, len(n.Content))}
+		for i, item := range n.Content {
+			v.list[i] = c.compileValue(item, fmt.Sprintf("%s[%d]", key, i), sc)
+		}
+		return v
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			t := c.compileTemplate(n, key, n.Value, sc)
+			if t == nil {
+				return &value{}
+			}
+			return &value{tmpl: t}
+		}
+		var lit any
+		if err := n.Decode(&lit); err != nil {
+			c.errs.at(n, c.rule, key, "%v", err)
+		}
+		return &value{lit: lit}
+	}
+	c.errs.at(n, c.rule, key, "unexpected YAML node")
+	return &value{}
+}
+
+// formatValue writes a value into a string template.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case json.Number:
+		return x.String()
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case time.Duration:
+		return x.String()
+	case fmt.Stringer:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// jsonValue turns values that don't marshal as users expect into ones that
+// do: times as RFC 3339 text, durations as "1h0m0s".
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case time.Duration:
+		return x.String()
+	}
+	return v
+}
+
+// slackEscape escapes the three characters Slack gives meaning to, so a
+// value from an event cannot mention (<!channel>, <@U1>) or link (<http://…|x>).
+func slackEscape(s string) string {
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
+	return slackReplacer.Replace(s)
+}
+
+var slackReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

@@ -1,0 +1,268 @@
+package engine
+
+// windowBuckets is how many buckets a window is cut into: an event counts
+// for between window - window/60 and window after it arrived.
+const windowBuckets = 60
+
+// window keeps a sliding window of aggregates per group and fires when
+// `when` becomes true for a group (edge-triggered), then not again until it
+// resolves (or `repeat` has passed while it stays true).
+type window struct {
+	base
+	groups []*wgroup       // in creation order, for deterministic ticks
+	index  map[string]int // group → position in groups
+}
+
+// wgroup is one group's window: a ring of buckets with running totals.
+type wgroup struct {
+	key    string
+	newest int64 // number of the newest bucket (time / bucket width)
+	n      []int64
+	ints   []int64   // bucket × int slot (count(pred); the count() and distinct slots stay 0)
+	floats []float64 // per bucket × float aggregates
+	totN   int64
+	totI   []int64
+	totF   []float64
+	// distinct values: value hash → newest bucket it was seen in, and per
+	// bucket the values seen there.
+	seen     []map[uint64]int64
+	seenBy   [][]uint64
+	active   bool
+	lastFire int64
+}
+
+func (w *window) event(e *Engine, ev *Event) {
+	r := w.r
+	env := e.eventEnv(ev)
+	if !e.test(r, r.cond, env) {
+		return
+	}
+	key, ok := e.keyOf(r, r.groupBy, env)
+	if !ok || (r.groupBy != nil && key == "") {
+		return // events without a group are not counted
+	}
+	e.count(r, func(s *RuleStats) { s.Matched++ })
+	g := w.group(key)
+	g.rotate(e.now / int64(r.bucket))
+	if !w.add(e, g, env) {
+		return
+	}
+	w.evaluate(e, g)
+}
+
+// group returns the group's window, creating it.
+func (w *window) group(key string) *wgroup {
+	if i, ok := w.index[key]; ok {
+		return w.groups[i]
+	}
+	r := w.r
+	ni, nf, nd := r.aggCounts()
+	nb := windowBuckets
+	g := &wgroup{key: key, n: make([]int64, nb), ints: make([]int64, nb*ni), floats: make([]float64, nb*nf),
+		totI: make([]int64, ni), totF: make([]float64, nf)}
+	if nd > 0 {
+		g.seen = make([]map[uint64]int64, nd)
+		for i := range g.seen {
+			g.seen[i] = map[uint64]int64{}
+		}
+		g.seenBy = make([][]uint64, nb*nd)
+	}
+	w.index[key] = len(w.groups)
+	w.groups = append(w.groups, g)
+	return g
+}
+
+// add counts the event into the newest bucket. It returns false when an
+// aggregate's argument failed on this event (the event is not counted).
+func (w *window) add(e *Engine, g *wgroup, env *env) bool {
+	r := w.r
+	b := int(g.newest % windowBuckets)
+	vals := make([]any, len(r.aggs))
+	for i, a := range r.aggs {
+		if a.arg == nil {
+			continue
+		}
+		v, ok := e.eval(r, a.arg, env)
+		if !ok {
+			return false
+		}
+		vals[i] = v
+	}
+	g.n[b]++
+	g.totN++
+	ni, nf, nd := len(g.totI), len(g.totF), len(g.seen)
+	di := 0
+	for i, a := range r.aggs {
+		switch {
+		case a.arg == nil: // count(): the bucket's n
+		case a.fn == "distinct":
+			h := uint64(newHash().str(formatValue(vals[i])))
+			g.seen[di][h] = g.newest
+			g.seenBy[b*nd+di] = append(g.seenBy[b*nd+di], h)
+			di++
+		case a.isInt: // count(pred)
+			if vals[i] == true {
+				g.ints[b*ni+a.slot]++
+				g.totI[a.slot]++
+			}
+		case a.fn == "ratio":
+			if vals[i] == true {
+				g.floats[b*nf+a.slot]++
+				g.totF[a.slot]++
+			}
+		default: // sum, avg
+			f := toFloat(vals[i])
+			g.floats[b*nf+a.slot] += f
+			g.totF[a.slot] += f
+		}
+	}
+	return true
+}
+
+// rotate moves the group's newest bucket to cur, emptying the buckets that
+// fall out of the window.
+func (g *wgroup) rotate(cur int64) {
+	if cur <= g.newest {
+		return
+	}
+	steps := cur - g.newest
+	if steps > windowBuckets {
+		steps = windowBuckets
+	}
+	ni, nf, nd := len(g.totI), len(g.totF), len(g.seen)
+	for s := int64(1); s <= steps; s++ {
+		b := int((g.newest + s) % windowBuckets)
+		g.totN -= g.n[b]
+		g.n[b] = 0
+		for i := 0; i < ni; i++ {
+			g.totI[i] -= g.ints[b*ni+i]
+			g.ints[b*ni+i] = 0
+		}
+		for i := 0; i < nf; i++ {
+			g.totF[i] -= g.floats[b*nf+i]
+			g.floats[b*nf+i] = 0
+		}
+		for d := 0; d < nd; d++ {
+			g.forget(b, d, cur)
+		}
+	}
+	g.newest = cur
+}
+
+// forget drops the distinct values last seen in bucket b.
+func (g *wgroup) forget(b, d int, cur int64) {
+	nd := len(g.seen)
+	for _, h := range g.seenBy[b*nd+d] {
+		if last, ok := g.seen[d][h]; ok && last <= cur-windowBuckets {
+			delete(g.seen[d], h)
+		}
+	}
+	g.seenBy[b*nd+d] = g.seenBy[b*nd+d][:0]
+}
+
+// values fills the environment's aggregates from the group's totals.
+func (w *window) values(e *Engine, g *wgroup) *env {
+	e.env = env{Group: g.key, Now: e.Now(), AggI: e.env.AggI[:0], AggF: e.env.AggF[:0]}
+	env := &e.env
+	di := 0
+	for range g.totI {
+		env.AggI = append(env.AggI, 0)
+	}
+	for range g.totF {
+		env.AggF = append(env.AggF, 0)
+	}
+	n := float64(g.totN)
+	for _, a := range w.r.aggs {
+		switch a.fn {
+		case "count":
+			if a.arg == nil {
+				env.AggI[a.slot] = g.totN
+			} else {
+				env.AggI[a.slot] = g.totI[a.slot]
+			}
+		case "distinct":
+			env.AggI[a.slot] = int64(len(g.seen[di]))
+			di++
+		case "ratio", "avg":
+			if n > 0 {
+				env.AggF[a.slot] = g.totF[a.slot] / n
+			}
+		case "sum":
+			env.AggF[a.slot] = g.totF[a.slot]
+		}
+	}
+	return env
+}
+
+// evaluate applies the edge-triggered logic to one group.
+func (w *window) evaluate(e *Engine, g *wgroup) {
+	r := w.r
+	env := w.values(e, g)
+	when := e.test(r, r.when, env)
+	switch {
+	case !g.active && when:
+		g.active, g.lastFire = true, e.now
+		e.emit(firing{r: r, key: g.key, id: newHash().str(g.key).u64(uint64(e.now)).str("fire"), at: e.now, env: env, limitOn: true})
+	case g.active && w.resolved(e, env, when):
+		g.active = false
+		if len(r.onResolve) > 0 {
+			e.emit(firing{r: r, key: g.key, id: newHash().str(g.key).u64(uint64(e.now)).str("resolve"), at: e.now, env: env, resolve: true})
+		}
+	case g.active && when && r.repeat > 0 && e.now-g.lastFire >= int64(r.repeat):
+		g.lastFire = e.now
+		e.emit(firing{r: r, key: g.key, id: newHash().str(g.key).u64(uint64(e.now)).str("repeat"), at: e.now, env: env, limitOn: true})
+	}
+}
+
+func (w *window) resolved(e *Engine, env *env, when bool) bool {
+	if w.r.resolveWhen == nil {
+		return !when
+	}
+	return e.test(w.r, w.r.resolveWhen, env)
+}
+
+func (w *window) advance(e *Engine) { w.expireLimit(e.now) }
+
+// tick re-evaluates every group as the window slides, and forgets groups
+// that are empty and inactive.
+func (w *window) tick(e *Engine) {
+	cur := e.now / int64(w.r.bucket)
+	for i := 0; i < len(w.groups); {
+		g := w.groups[i]
+		g.rotate(cur)
+		w.evaluate(e, g)
+		if g.totN == 0 && !g.active {
+			w.remove(i)
+			continue
+		}
+		i++
+	}
+}
+
+// remove drops groups[i], moving the last group into its place.
+func (w *window) remove(i int) {
+	last := len(w.groups) - 1
+	delete(w.index, w.groups[i].key)
+	if i != last {
+		w.groups[i] = w.groups[last]
+		w.index[w.groups[i].key] = i
+	}
+	w.groups[last] = nil
+	w.groups = w.groups[:last]
+}
+
+// aggCounts returns how many int slots, float slots and distinct
+// aggregates the rule has.
+func (r *Rule) aggCounts() (ni, nf, nd int) {
+	for _, a := range r.aggs {
+		if a.isInt {
+			ni++
+		} else {
+			nf++
+		}
+		if a.fn == "distinct" {
+			nd++
+		}
+	}
+	return ni, nf, nd
+}
