@@ -9,7 +9,7 @@ const windowBuckets = 60
 // resolves (or `repeat` has passed while it stays true).
 type window struct {
 	base
-	groups []*wgroup       // in creation order, for deterministic ticks
+	groups []*wgroup      // in creation order, for deterministic ticks
 	index  map[string]int // group → position in groups
 }
 
