@@ -67,8 +67,9 @@ func oracleCheck(body []byte) (n int, reason string) {
 }
 
 // FuzzDecode checks that Decode never panics, fails exactly when Check
-// does, and agrees with encoding/json (with UseNumber) on every field
-// encoding/json can decode unambiguously.
+// does, agrees with encoding/json (with UseNumber) on every field
+// encoding/json can decode unambiguously, and reads back what
+// engine.Event.MarshalJSON writes of each event.
 func FuzzDecode(f *testing.F) {
 	fuzzSeeds(f)
 	at := time.Unix(1700000000, 5).UTC()
@@ -86,6 +87,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		for i, raw := range oracleObjects(t, body) {
 			compareEvent(t, &events[i], raw, at)
+			checkRoundTrip(t, events[i], at.Add(time.Second))
 		}
 	})
 }
