@@ -112,3 +112,12 @@ func (c *errs) err() error {
 	}
 	return c.list
 }
+
+// Unwrap returns the errors one by one (errors.Is/As see each of them).
+func (es LoadErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}

@@ -1,0 +1,257 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldmail/herald/engine"
+	"github.com/heraldmail/herald/internal/metrics"
+	"github.com/heraldmail/herald/internal/streams"
+	"github.com/heraldmail/herald/internal/webhook"
+)
+
+// Log is the event log as the engine reads it. *streams.Log implements it.
+type Log interface {
+	Read(ctx context.Context, from uint64, fn func(streams.Record) error) error
+	AppendTick(ctx context.Context, at time.Time) (uint64, error)
+}
+
+// Options configure a Runner.
+type Options struct {
+	Log     Log
+	Queue   Publisher
+	Actions jetstream.Stream // the action stream, for the restart fence and /api/firings
+	// Load reads and compiles the rules file (for reloads).
+	Load    func() (*engine.RuleSet, error)
+	Rules   *engine.RuleSet
+	Engine  engine.Options
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+}
+
+// Runner runs the engine over the log. Run owns the engine; the other
+// methods (the admin API) may be called concurrently.
+type Runner struct {
+	opt Options
+	log *slog.Logger
+
+	mu      sync.Mutex // guards eng and pos against the API
+	eng     *engine.Engine
+	pos     uint64 // the last log position processed
+	fence   Position
+	loadErr error
+
+	firings    *prometheus.CounterVec
+	ruleErrors *prometheus.CounterVec
+	position   prometheus.Gauge
+	decodeErrs prometheus.Counter
+}
+
+// New returns a Runner for the rules in opt.Rules.
+func New(opt Options) *Runner {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	r := &Runner{opt: opt, log: opt.Logger}
+	eo := opt.Engine
+	eo.OnError = r.ruleError
+	r.eng = engine.New(opt.Rules, eo)
+	r.registerMetrics()
+	return r
+}
+
+func (r *Runner) registerMetrics() {
+	r.firings = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_rule_firings_total",
+		Help: "Firings by rule (replayed firings that were already queued are not counted)."}, []string{"rule"})
+	r.ruleErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_rule_errors_total",
+		Help: "Runtime errors of rule expressions and templates, by rule."}, []string{"rule"})
+	r.position = prometheus.NewGauge(prometheus.GaugeOpts{Name: "herald_engine_log_position",
+		Help: "The last event log sequence the engine processed."})
+	r.decodeErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_engine_decode_errors_total",
+		Help: "Log records the engine could not decode (skipped)."})
+	if m := r.opt.Metrics; m != nil {
+		m.Registry.MustRegister(r.firings, r.ruleErrors, r.position, r.decodeErrs)
+	}
+}
+
+func (r *Runner) ruleError(rule string, err error) {
+	r.ruleErrors.WithLabelValues(rule).Inc()
+	r.log.Warn("rule error", "rule", rule, "err", err)
+}
+
+// Run replays the log from its start and then follows it until ctx ends.
+// Jobs up to the newest one already on the action stream are not queued
+// again.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.opt.Actions != nil {
+		fence, err := lastPosition(ctx, r.opt.Actions)
+		if err != nil {
+			return err
+		}
+		r.fence = fence
+	}
+	err := r.opt.Log.Read(ctx, 1, func(rec streams.Record) error {
+		return r.process(ctx, rec)
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// process feeds one log record to the engine and queues its firings. A
+// queue error stops the engine: it is retried from the same record by the
+// caller restarting Run, never skipped.
+func (r *Runner) process(ctx context.Context, rec streams.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := 0
+	var firings []engine.Firing
+	if rec.Tick {
+		firings = r.eng.Tick(rec.Received, rec.Seq)
+		if err := r.queue(ctx, firings, rec.Seq, &next); err != nil {
+			return err
+		}
+	} else {
+		events, err := webhook.Decode(rec.Body, rec.Received)
+		if err != nil {
+			r.decodeErrs.Inc()
+			r.log.Error("undecodable log record skipped", "seq", rec.Seq, "err", err)
+		}
+		for i := range events {
+			ev := &events[i]
+			before := r.eng.Stats().Duplicates
+			firings = r.eng.Event(ev, rec.Seq)
+			r.countEvent(ev, before)
+			if err := r.queue(ctx, firings, rec.Seq, &next); err != nil {
+				return err
+			}
+		}
+	}
+	r.pos = rec.Seq
+	r.position.Set(float64(rec.Seq))
+	return nil
+}
+
+func (r *Runner) countEvent(ev *engine.Event, dupsBefore uint64) {
+	m := r.opt.Metrics
+	if m == nil {
+		return
+	}
+	m.EventsReceived.WithLabelValues(ev.Type).Inc()
+	if r.eng.Stats().Duplicates > dupsBefore {
+		m.EventsDuplicate.Inc()
+	}
+}
+
+// queue publishes the firings' jobs, skipping those at or before the fence.
+func (r *Runner) queue(ctx context.Context, firings []engine.Firing, seq uint64, next *int) error {
+	for i := range firings {
+		f := &firings[i]
+		for _, j := range jobs(f, seq, next) {
+			if !j.Pos.After(r.fence) {
+				continue
+			}
+			if err := publish(ctx, r.opt.Queue, &j); err != nil {
+				return err
+			}
+			if j.Action.Kind != "" || f.Shadow || len(f.Actions) == 0 {
+				r.firings.WithLabelValues(f.Rule).Inc()
+			}
+		}
+	}
+	return nil
+}
+
+// Reload loads the rules file again. On errors the old rules keep running
+// and the errors are returned. Otherwise the new rules are installed
+// between two records of the log (process holds the lock for a whole
+// record), so no event is lost or processed twice across a reload.
+func (r *Runner) Reload(ctx context.Context) (string, error) {
+	rs, err := r.opt.Load()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loadErr = err
+	if err != nil {
+		return "", err
+	}
+	r.eng.Reload(rs)
+	return rs.Version, nil
+}
+
+// RuleInfo describes a loaded rule for GET /api/rules.
+type RuleInfo struct {
+	Name        string           `json:"name"`
+	Description string           `json:"description,omitempty"`
+	Kind        string           `json:"kind"`
+	On          []string         `json:"on"`
+	Mode        string           `json:"mode"`
+	Enabled     bool             `json:"enabled"`
+	Counters    engine.RuleStats `json:"counters"`
+}
+
+// RulesInfo is the answer of GET /api/rules.
+type RulesInfo struct {
+	File      string     `json:"file"`
+	Version   string     `json:"version"`
+	Position  uint64     `json:"position"`
+	Clock     time.Time  `json:"clock"`
+	Events    uint64     `json:"events"`
+	Dups      uint64     `json:"duplicates"`
+	LastError string     `json:"last_reload_error,omitempty"`
+	Rules     []RuleInfo `json:"rules"`
+}
+
+// Rules returns the loaded rules with their counters.
+func (r *Runner) Rules(context.Context) (any, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rs := r.eng.Rules()
+	st := r.eng.Stats()
+	out := RulesInfo{File: rs.File, Version: rs.Version, Position: r.pos, Clock: r.eng.Now(),
+		Events: st.Events, Dups: st.Duplicates, Rules: []RuleInfo{}}
+	if r.loadErr != nil {
+		out.LastError = r.loadErr.Error()
+	}
+	for _, rule := range rs.Rules {
+		mode := "live"
+		if rule.Shadow {
+			mode = "shadow"
+		}
+		out.Rules = append(out.Rules, RuleInfo{Name: rule.Name, Description: rule.Description, Kind: rule.Kind.String(),
+			On: rule.On, Mode: mode, Enabled: rule.Enabled, Counters: st.Rules[rule.Name]})
+	}
+	return out, nil
+}
+
+// Firings lists recent firings' jobs from the action stream.
+func (r *Runner) Firings(ctx context.Context, rule string, limit int) (any, error) {
+	if r.opt.Actions == nil {
+		return nil, errors.New("no action stream")
+	}
+	jobs, err := Recent(ctx, r.opt.Actions, rule, limit)
+	if err != nil {
+		return nil, err
+	}
+	if jobs == nil {
+		jobs = []Job{}
+	}
+	return jobs, nil
+}
+
+// Position returns the last log sequence processed.
+func (r *Runner) Position() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pos
+}
+
+// String describes the runner for logs.
+func (r *Runner) String() string { return fmt.Sprintf("engine at %d", r.Position()) }

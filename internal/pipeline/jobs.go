@@ -1,0 +1,153 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldmail/herald/engine"
+)
+
+// Job is one action of a firing, as queued for the dispatcher.
+type Job struct {
+	// ID is the firing id and the action's index: "<firing id>/<i>". It is
+	// the queue's message id, so a job queued twice is stored once.
+	ID       string        `json:"id"`
+	FiringID string        `json:"firing"`
+	Rule     string        `json:"rule"`
+	At       time.Time     `json:"at"`
+	Key      string        `json:"key,omitempty"`
+	Resolve  bool          `json:"resolve,omitempty"`
+	Shadow   bool          `json:"shadow,omitempty"`
+	Email    string        `json:"email,omitempty"`
+	Action   engine.Action `json:"action"`
+	// Pos is the log position whose processing produced the job.
+	Pos Position `json:"pos"`
+}
+
+// Position orders what the engine emits: the log record's sequence and the
+// job's index among the jobs of that record.
+type Position struct {
+	Seq   uint64 `json:"seq"`
+	Index int    `json:"index"`
+}
+
+// After reports whether p comes after q.
+func (p Position) After(q Position) bool {
+	return p.Seq > q.Seq || (p.Seq == q.Seq && p.Index > q.Index)
+}
+
+func (p Position) String() string { return fmt.Sprintf("%d.%d", p.Seq, p.Index) }
+
+func parsePosition(s string) (Position, error) {
+	seq, idx, ok := strings.Cut(s, ".")
+	if !ok {
+		return Position{}, fmt.Errorf("position %q: want SEQ.INDEX", s)
+	}
+	sq, err1 := strconv.ParseUint(seq, 10, 64)
+	ix, err2 := strconv.Atoi(idx)
+	if err := errors.Join(err1, err2); err != nil {
+		return Position{}, fmt.Errorf("position %q: %w", s, err)
+	}
+	return Position{sq, ix}, nil
+}
+
+// Header names on queued jobs.
+const (
+	HeaderPosition = "Herald-Pos"
+	HeaderRule     = "Herald-Rule"
+)
+
+// SubjectPrefix is where jobs are published: herald.actions.<rule>.
+const SubjectPrefix = "herald.actions."
+
+// jobs splits a firing into its jobs. A shadow firing, or a firing without
+// actions, is still queued once (with an empty action) so it is recorded.
+func jobs(f *engine.Firing, seq uint64, next *int) []Job {
+	acts := f.Actions
+	if len(acts) == 0 {
+		acts = []engine.Action{{}}
+	}
+	out := make([]Job, len(acts))
+	for i, a := range acts {
+		out[i] = Job{ID: fmt.Sprintf("%s/%d", f.ID, i), FiringID: f.ID, Rule: f.Rule, At: f.At, Key: f.Key,
+			Resolve: f.Resolve, Shadow: f.Shadow, Email: f.Email, Action: a, Pos: Position{seq, *next}}
+		*next++
+	}
+	return out
+}
+
+// Publisher stores jobs on the action stream. *streams.Queue implements it.
+type Publisher interface {
+	Publish(ctx context.Context, subject, id string, data []byte, hdr nats.Header) (seq uint64, dup bool, err error)
+}
+
+func publish(ctx context.Context, q Publisher, j *Job) error {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", j.ID, err)
+	}
+	hdr := nats.Header{}
+	hdr.Set(HeaderPosition, j.Pos.String())
+	hdr.Set(HeaderRule, j.Rule)
+	if _, _, err := q.Publish(ctx, SubjectPrefix+j.Rule, j.ID, data, hdr); err != nil {
+		return fmt.Errorf("queue job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+// lastPosition returns the position of the newest job on the action
+// stream: on restart the engine replays the log and queues nothing up to
+// it, as JetStream's duplicate window may be shorter than the downtime.
+func lastPosition(ctx context.Context, s jetstream.Stream) (Position, error) {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return Position{}, fmt.Errorf("action stream: %w", err)
+	}
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0; seq-- {
+		msg, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return Position{}, fmt.Errorf("action stream: newest job: %w", err)
+		}
+		return parsePosition(msg.Header.Get(HeaderPosition))
+	}
+	return Position{}, nil
+}
+
+// Recent reads up to limit jobs from the newest back, of one rule or of all
+// when rule is "".
+func Recent(ctx context.Context, s jetstream.Stream, rule string, limit int) ([]Job, error) {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("action stream: %w", err)
+	}
+	var out []Job
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < limit; seq-- {
+		msg, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("action stream: %w", err)
+		}
+		if rule != "" && msg.Header.Get(HeaderRule) != rule {
+			continue
+		}
+		var j Job
+		if err := json.Unmarshal(msg.Data, &j); err != nil {
+			continue
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
