@@ -15,7 +15,9 @@
 // A *PartialError means part of the action was delivered (some recipients of
 // a Mailjet action). Its Failed params describe only what was not delivered:
 // the dispatcher must retry, or dead-letter, those params and not the
-// original ones, or the delivered part is sent twice.
+// original ones, or the delivered part is sent twice. That holds whatever
+// the error inside says, a cancellation included: check for a
+// *PartialError first and keep its Failed params for the next attempt.
 //
 // Errors returned by the action kinds never carry credentials: URLs are
 // shortened with RedactURL and each kind scrubs its own secrets (webhook URL,

@@ -316,6 +316,10 @@ func TestOutcomes(t *testing.T) {
 			wantErr: true, wantRetry: true, wantMsg: "HTTP 429"},
 		{name: "429 with Retry-After", fake: &fake{answer: answer(429, http.Header{"Retry-After": {"9"}}, "")},
 			wantErr: true, wantRetry: true, wantAfter: 9 * time.Second},
+		{name: "429 with Retry-After as a date", fake: &fake{answer: answer(429, http.Header{
+			"Date":        {"Sun, 01 Mar 2026 12:00:00 GMT"},
+			"Retry-After": {"Sun, 01 Mar 2026 12:01:30 GMT"},
+		}, "")}, wantErr: true, wantRetry: true, wantAfter: 90 * time.Second},
 		{name: "500", fake: &fake{answer: answer(500, nil, `{"ErrorMessage":"internal"}`)}, wantErr: true, wantRetry: true, wantMsg: "HTTP 500"},
 		{name: "503", fake: &fake{answer: answer(503, nil, "")}, wantErr: true, wantRetry: true},
 	}

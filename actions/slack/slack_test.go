@@ -199,6 +199,7 @@ func TestOutcomes(t *testing.T) {
 		{name: "webhook 400 invalid_payload", respond: answer(400, "invalid_payload"), wantErr: true, wantMsg: "HTTP 400 Bad Request: invalid_payload"},
 		{name: "webhook 403 action_prohibited", respond: answer(403, "action_prohibited"), wantErr: true, wantMsg: "action_prohibited"},
 		{name: "webhook 404 no_service", respond: answer(404, "no_service"), wantErr: true, wantMsg: "HTTP 404 Not Found: no_service"},
+		{name: "webhook 404 echoing the URL", respond: answer(404, "no_service: "+hookPath), wantErr: true, wantMsg: "no_service: [redacted]"},
 		{name: "webhook 410 channel_is_archived", respond: answer(410, "channel_is_archived"), wantErr: true, wantMsg: "channel_is_archived"},
 		{name: "webhook 429 without Retry-After", respond: answer(429, "rate limited"), wantErr: true, wantRetry: true, wantMsg: "HTTP 429"},
 		{name: "webhook 429 Retry-After seconds", respond: answer(429, "", "Retry-After", "7"), wantErr: true, wantRetry: true, wantAfter: 7 * time.Second},
