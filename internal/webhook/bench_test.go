@@ -28,6 +28,17 @@ func BenchmarkCheck(b *testing.B) {
 	reportPerEvent(b)
 }
 
+// BenchmarkCheckV1 checks one Version 1 body: a single event.
+func BenchmarkCheckV1(b *testing.B) {
+	body := docsEvents(b)[4] // the bounce, the longest
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if n, err := Check(body); err != nil || n != 1 {
+			b.Fatal(n, err)
+		}
+	}
+}
+
 func BenchmarkJSONValid(b *testing.B) {
 	body := benchBody(b, benchEvents)
 	b.SetBytes(int64(len(body)))

@@ -3,6 +3,7 @@ package webhook
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,4 +258,28 @@ func TestDecodeErrors(t *testing.T) {
 			t.Errorf("Decode(%s) = %v, %v; want nil, reason %s", tt.body, events, err, tt.reason)
 		}
 	}
+}
+
+// TestDecodeDeepNesting decodes an unknown field nested as deep as Check
+// allows, and writes it back.
+func TestDecodeDeepNesting(t *testing.T) {
+	depth := maxDepth - 1 // the event object is one level
+	body := `{"x":` + strings.Repeat(`[`, depth) + strings.Repeat(`]`, depth) + `}`
+	ev := mustDecode(t, []byte(body), 1)[0]
+	v, levels := ev.Extra["x"], 0
+	for {
+		a, ok := v.([]any)
+		if !ok {
+			break
+		}
+		levels++
+		if len(a) == 0 {
+			break
+		}
+		v = a[0]
+	}
+	if levels != depth {
+		t.Errorf("decoded %d levels, want %d", levels, depth)
+	}
+	checkRoundTrip(t, ev, received)
 }

@@ -48,8 +48,10 @@ func oracleCheck(body []byte) (n int, reason string) {
 	if !json.Valid(body) {
 		return 0, "not_json"
 	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber() // 1E1000 is valid JSON but no float64
 	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
+	if err := d.Decode(&v); err != nil {
 		panic(err) // json.Valid said yes
 	}
 	switch v := v.(type) {
