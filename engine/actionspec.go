@@ -81,6 +81,7 @@ func (p *ruleParser) compileAction(kn, vn *yaml.Node, key string, sc scope) *act
 		return nil
 	}
 	a := &actionSpec{kind: kind, connection: kind}
+	connNode := kn
 	params := &yaml.Node{Kind: yaml.MappingNode}
 	have := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(vn.Content); i += 2 {
@@ -88,6 +89,7 @@ func (p *ruleParser) compileAction(kn, vn *yaml.Node, key string, sc scope) *act
 		switch {
 		case k.Value == "connection":
 			a.connection = p.scalarString(v, key+".connection")
+			connNode = v
 		case k.Value == "ignore_suppression":
 			a.ignoreSuppression = p.boolean(v, key+".ignore_suppression")
 		case contains(allowed, k.Value):
@@ -98,7 +100,7 @@ func (p *ruleParser) compileAction(kn, vn *yaml.Node, key string, sc scope) *act
 		}
 	}
 	p.checkRequired(vn, key, kind, have)
-	p.checkConnection(kn, key, a)
+	p.checkConnection(connNode, key, a)
 	a.params = p.c.compileValue(params, key, sc)
 	return a
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/expr-lang/expr/file"
@@ -69,8 +70,15 @@ func AsLoadErrors(err error) LoadErrors {
 
 // errs collects load errors for one file while it is parsed.
 type errs struct {
-	file string
-	list LoadErrors
+	file     string
+	list     LoadErrors
+	warnings []string
+}
+
+// warn records something that loads but is probably a mistake.
+func (c *errs) warn(n *yaml.Node, rule, key, format string, args ...any) {
+	w := &LoadError{File: c.file, Line: n.Line, Column: n.Column, Rule: rule, Key: key, Message: fmt.Sprintf(format, args...)}
+	c.warnings = append(c.warnings, "warning: "+w.Error())
 }
 
 func (c *errs) at(n *yaml.Node, rule, key, format string, args ...any) {
@@ -88,7 +96,12 @@ func (c *errs) at(n *yaml.Node, rule, key, format string, args ...any) {
 func (c *errs) expr(n *yaml.Node, offset int, rule, key string, err error) {
 	le := &LoadError{File: c.file, Line: n.Line, Column: n.Column, Rule: rule, Key: key, Message: err.Error()}
 	var fe *file.Error
-	if errors.As(err, &fe) {
+	if !errors.As(err, &fe) {
+		// Errors about the whole expression (a non-bool result) come
+		// without a position: point at its start.
+		fe = (&file.Error{Message: err.Error()}).Bind(file.NewSource(n.Value[offset:]))
+	}
+	{
 		le.Message = fe.Message
 		le.Snippet = strings.TrimPrefix(fe.Snippet, "\n")
 		switch n.Style {
@@ -106,10 +119,15 @@ func (c *errs) expr(n *yaml.Node, offset int, rule, key string, err error) {
 	c.list = append(c.list, le)
 }
 
+// err returns the errors in file order, or nil.
 func (c *errs) err() error {
 	if len(c.list) == 0 {
 		return nil
 	}
+	sort.SliceStable(c.list, func(i, j int) bool {
+		a, b := c.list[i], c.list[j]
+		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	})
 	return c.list
 }
 

@@ -86,6 +86,7 @@ func Parse(file string, data []byte, opt ParseOptions) (*RuleSet, error) {
 	if err := e.err(); err != nil {
 		return nil, err
 	}
+	rs.Warnings = e.warnings
 	rs.index()
 	return rs, nil
 }

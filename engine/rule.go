@@ -31,6 +31,9 @@ type RuleSet struct {
 	// Vars are the file's constants.
 	Vars  map[string]any
 	Rules []*Rule
+	// Warnings are things that load but are probably mistakes, such as an
+	// event type Mailjet does not send.
+	Warnings []string
 
 	byType map[string][]*Rule // event type → rules that look at it, in file order
 	any    []*Rule            // rules that look at every type

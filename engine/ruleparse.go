@@ -33,7 +33,8 @@ type ruleParser struct {
 }
 
 func (p *ruleParser) parse(n *yaml.Node) *Rule {
-	keys := mappingKeys(p.errs, n, "", "rules[]", ruleKeys...)
+	p.name = peekName(n)
+	keys := mappingKeys(p.errs, n, p.name, "", ruleKeys...)
 	if keys == nil {
 		return nil
 	}
@@ -63,6 +64,20 @@ func (p *ruleParser) parse(n *yaml.Node) *Rule {
 	r.fields = collectFields(r)
 	r.stateHash = p.stateHash(r)
 	return r
+}
+
+// peekName returns the rule's name before its keys are checked, so every
+// error can name the rule.
+func peekName(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "name" && n.Content[i+1].Kind == yaml.ScalarNode {
+			return n.Content[i+1].Value
+		}
+	}
+	return ""
 }
 
 func (p *ruleParser) parseName(n *yaml.Node, r *Rule) {
@@ -105,6 +120,7 @@ func (p *ruleParser) parseOn(n *yaml.Node, r *Rule) {
 		if t == "" {
 			p.at(v, p.name, "on", "empty event type")
 		}
+		p.checkType(v, "on", t)
 		r.on[t] = true
 	}
 }
@@ -187,6 +203,7 @@ func (p *ruleParser) parseLink(r *Rule, key string) {
 		p.at(p.keys[key], p.name, key+".event", "missing: which event type? e.g. event: sent")
 	} else {
 		r.other = p.scalarString(v, key+".event")
+		p.checkType(v, key+".event", r.other)
 	}
 	if v := keys["within"]; v == nil {
 		p.at(p.keys[key], p.name, key+".within", "missing: how long? e.g. within: 24h")
@@ -321,4 +338,14 @@ func (p *ruleParser) stateHash(r *Rule) uint64 {
 		h = h.str(pr.prog.Node().String())
 	}
 	return uint64(h)
+}
+
+// checkType warns about an event type Mailjet does not send: the rule loads
+// (herald keeps unknown types) but most likely has a typo.
+func (p *ruleParser) checkType(n *yaml.Node, key, t string) {
+	if t == "" || t == "*" || knownTypes[t] {
+		return
+	}
+	p.warn(n, p.name, key, "%q is not a Mailjet event type (sent, open, click, bounce, blocked, spam, unsub)%s", t,
+		suggest(t, []string{TypeSent, TypeOpen, TypeClick, TypeBounce, TypeBlocked, TypeSpam, TypeUnsub}))
 }
