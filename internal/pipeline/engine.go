@@ -23,11 +23,33 @@ type Log interface {
 	AppendTick(ctx context.Context, at time.Time) (uint64, error)
 }
 
+// Suppressions records recipients who must get no more Mailjet follow-ups.
+// *suppress.Store implements it.
+type Suppressions interface {
+	Add(ctx context.Context, email, reason string, at time.Time) error
+}
+
+// suppressReason says why an event suppresses its recipient, or "".
+func suppressReason(ev *engine.Event) string {
+	switch {
+	case ev.Email == "":
+		return ""
+	case ev.Type == engine.TypeUnsub, ev.Type == engine.TypeSpam, ev.Type == engine.TypeBlocked:
+		return ev.Type
+	case ev.Type == engine.TypeBounce && ev.HardBounce:
+		return "hard_bounce"
+	}
+	return ""
+}
+
 // Options configure a Runner.
 type Options struct {
-	Log     Log
-	Queue   Publisher
-	Actions jetstream.Stream // the action stream, for the restart fence and /api/firings
+	Log   Log
+	Queue Publisher
+	// Suppress, when set, is told about unsubscribes, spam complaints,
+	// hard bounces and blocks before any later firing is queued.
+	Suppress Suppressions
+	Actions  jetstream.Stream // the action stream, for the restart fence and /api/firings
 	// Load reads and compiles the rules file (for reloads).
 	Load    func() (*engine.RuleSet, error)
 	Rules   *engine.RuleSet
@@ -127,6 +149,9 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 		}
 		for i := range events {
 			ev := &events[i]
+			if err := r.suppress(ctx, ev, rec.Seq); err != nil {
+				return err
+			}
 			before := r.eng.Stats().Duplicates
 			firings = r.eng.Event(ev, rec.Seq)
 			r.countEvent(ev, before)
@@ -137,6 +162,20 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 	}
 	r.pos = rec.Seq
 	r.position.Set(float64(rec.Seq))
+	return nil
+}
+
+// suppress records the event's recipient when the event suppresses it.
+// Records before the fence were processed by an earlier run, which stored
+// them already.
+func (r *Runner) suppress(ctx context.Context, ev *engine.Event, seq uint64) error {
+	reason := suppressReason(ev)
+	if reason == "" || r.opt.Suppress == nil || seq < r.fence.Seq {
+		return nil
+	}
+	if err := r.opt.Suppress.Add(ctx, ev.Email, reason, ev.Received); err != nil {
+		return fmt.Errorf("suppression of %s event at %d: %w", reason, seq, err)
+	}
 	return nil
 }
 
