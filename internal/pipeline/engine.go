@@ -56,6 +56,9 @@ type Options struct {
 	Engine  engine.Options
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
+	// Processed, when set, is called after each log record with its
+	// sequence (tests wait on it).
+	Processed func(seq uint64)
 }
 
 // Runner runs the engine over the log. Run owns the engine; the other
@@ -108,7 +111,8 @@ func (r *Runner) ruleError(rule string, err error) {
 	r.log.Warn("rule error", "rule", rule, "err", err)
 }
 
-// Run replays the log from its start and then follows it until ctx ends.
+// Run replays the log from its oldest record and then follows it until ctx
+// ends.
 // Jobs up to the newest one already on the action stream are not queued
 // again.
 func (r *Runner) Run(ctx context.Context) error {
@@ -119,7 +123,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.fence = fence
 	}
-	err := r.opt.Log.Read(ctx, 1, func(rec streams.Record) error {
+	err := r.opt.Log.Read(ctx, 0, func(rec streams.Record) error {
 		return r.process(ctx, rec)
 	})
 	if ctx.Err() != nil {
@@ -162,6 +166,9 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 	}
 	r.pos = rec.Seq
 	r.position.Set(float64(rec.Seq))
+	if r.opt.Processed != nil {
+		r.opt.Processed(rec.Seq)
+	}
 	return nil
 }
 

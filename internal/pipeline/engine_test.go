@@ -1,0 +1,153 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldmail/herald/engine"
+	"github.com/heraldmail/herald/internal/streams"
+)
+
+const testRules = `
+version: 1
+rules:
+  - name: every-sent
+    on: sent
+    every: 1
+    do: [{slack: {text: "sent {{ count }}"}}]
+  - name: no-open
+    on: sent
+    unless: {event: open, within: 1h}
+    do: [{slack: {text: "no open {{ email }}"}}]
+`
+
+func openConn(t *testing.T, dir string) *streams.Conn {
+	t.Helper()
+	c, err := streams.Open(context.Background(), streams.Options{Data: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func runnerOptions(t *testing.T, c *streams.Conn, sup Suppressions) Options {
+	t.Helper()
+	rs, err := engine.Parse("rules.yaml", []byte(testRules), engine.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Log: c.Log(), Queue: c.Actions(), Actions: c.Actions().Stream(), Rules: rs, Suppress: sup,
+		Load: func() (*engine.RuleSet, error) { return rs, nil }}
+}
+
+// runUntil runs a runner built by mk until it has processed the log up to
+// seq.
+func runUntil(t *testing.T, mk func(Options) *Runner, opt Options, seq uint64) *Runner {
+	t.Helper()
+	reached := make(chan struct{})
+	var once sync.Once
+	opt.Processed = func(s uint64) {
+		if s >= seq {
+			once.Do(func() { close(reached) })
+		}
+	}
+	r := mk(opt)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Run stopped: %v", err)
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("engine at %d, want %d", r.Position(), seq)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func appendBody(t *testing.T, c *streams.Conn, body string, at time.Time) uint64 {
+	t.Helper()
+	seq, err := c.Log().Append(context.Background(), []byte(body), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
+func jobIDs(t *testing.T, c *streams.Conn) []string {
+	t.Helper()
+	jobs, err := Recent(context.Background(), c.Actions().Stream(), "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := len(jobs) - 1; i >= 0; i-- {
+		ids = append(ids, jobs[i].ID)
+	}
+	return ids
+}
+
+type recordedSuppressions struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *recordedSuppressions) Add(_ context.Context, email, reason string, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, reason+":"+email)
+	return nil
+}
+
+// A restarted engine replays the log and queues nothing twice; timers that
+// came due while it was down fire once; duplicates never reach rules.
+func TestRunnerRestartQueuesNothingTwice(t *testing.T) {
+	dir := t.TempDir()
+	c := openConn(t, dir)
+	t0 := time.Unix(1700000000, 0)
+	appendBody(t, c, `{"event":"sent","time":1,"MessageID":576460765503091475,"email":"a@x.com"}`, t0)
+	appendBody(t, c, `[{"event":"sent","time":1,"MessageID":576460765503091476,"email":"b@x.com"},
+		{"event":"open","time":2,"MessageID":576460765503091476,"email":"b@x.com"},
+		{"event":"sent","time":1,"MessageID":576460765503091475,"email":"a@x.com"}]`, t0.Add(time.Second))
+	seq := appendBody(t, c, `{"event":"unsub","time":3,"MessageID":576460765503091476,"email":"b@x.com"}`, t0.Add(2*time.Second))
+	sup := &recordedSuppressions{}
+	runUntil(t, New, runnerOptions(t, c, sup), seq)
+	first := jobIDs(t, c)
+	if len(first) != 2 {
+		t.Fatalf("jobs after first run = %v, want 2 every-sent jobs", first)
+	}
+	if fmt.Sprint(sup.got) != "[unsub:b@x.com]" {
+		t.Errorf("suppressions = %v", sup.got)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart on the same data; the absence timer of a@x.com comes due.
+	c = openConn(t, dir)
+	defer c.Close()
+	seq, err := c.Log().AppendTick(context.Background(), t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runUntil(t, New, runnerOptions(t, c, &recordedSuppressions{}), seq)
+	second := jobIDs(t, c)
+	if len(second) != 3 || fmt.Sprint(second[:2]) != fmt.Sprint(first) {
+		t.Fatalf("jobs after restart = %v, want %v plus one no-open job", second, first)
+	}
+	jobs, _ := Recent(context.Background(), c.Actions().Stream(), "no-open", 10)
+	if len(jobs) != 1 || jobs[0].Email != "a@x.com" || jobs[0].Pos.Seq != seq {
+		t.Fatalf("no-open jobs = %+v", jobs)
+	}
+	info, _ := r.Rules(context.Background())
+	if st := info.(RulesInfo); st.Dups != 1 || st.Events != 4 {
+		t.Errorf("engine events %d duplicates %d, want 4 and 1", st.Events, st.Dups)
+	}
+}
