@@ -192,7 +192,7 @@ func (c *Conn) connect() error {
 			return err
 		}
 		c.emb, c.replicas = emb, 1
-		opts = append(opts, nats.InProcessServer(emb.srv))
+		opts = append(opts, nats.InProcessServer(inProcess{emb.srv}))
 	} else {
 		url = strings.Join(o.URLs, ",")
 	}
