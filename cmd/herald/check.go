@@ -65,8 +65,13 @@ func parseOptions(path string) (engine.ParseOptions, error) {
 	return engine.ParseOptions{Connections: connectionTypes(cfg)}, nil
 }
 
-// connectionTypes maps connection names to their types.
+// connectionTypes maps connection names to their types. A configuration
+// without connections (the quick start) returns nil: every action then runs
+// dry and no name is an error.
 func connectionTypes(cfg *config.Config) map[string]string {
+	if len(cfg.Connections) == 0 {
+		return nil
+	}
 	out := make(map[string]string, len(cfg.Connections))
 	for name, c := range cfg.Connections {
 		out[name] = c.Type

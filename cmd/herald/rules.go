@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/heraldmail/herald/engine"
+	"github.com/heraldmail/herald/internal/pipeline"
+)
+
+// defaultRulesFile is run by serve when no rules file is configured and it
+// exists in the working directory.
+const defaultRulesFile = "rules.yaml"
+
+// rulesPath returns the rules file serve runs, or "" for none.
+func (m *Main) rulesPath() string {
+	if m.Config.Rules != "" {
+		return m.Config.Rules
+	}
+	if _, err := os.Stat(defaultRulesFile); err == nil {
+		return defaultRulesFile
+	}
+	return ""
+}
+
+// loadRules reads the rules file, checking actions against the configured
+// connections. Without a file herald stores events and runs no rule.
+func (m *Main) loadRules() (*engine.RuleSet, error) {
+	path := m.rulesPath()
+	if path == "" {
+		return engine.Parse("(no rules file)", []byte("version: 1\nrules: []\n"), engine.ParseOptions{})
+	}
+	return engine.LoadFile(path, engine.ParseOptions{Connections: connectionTypes(m.Config)})
+}
+
+// startEngine loads the rules and runs the engine over the log, the clock
+// ticker and the SIGHUP reloader until ctx ends or Close.
+func (m *Main) startEngine(ctx context.Context) error {
+	rs, err := m.loadRules()
+	if err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	if m.rulesPath() == "" {
+		m.Logger.Warn("no rules file (--rules or rules: in herald.yaml): events are stored, no rule runs")
+	}
+	for _, w := range rs.Warnings {
+		m.Logger.Warn(w)
+	}
+	m.runner = pipeline.New(pipeline.Options{
+		Log:     m.conn.Log(),
+		Queue:   m.conn.Actions(),
+		Actions: m.conn.Actions().Stream(),
+		Load:    m.loadRules,
+		Rules:   rs,
+		Engine:  engine.Options{DedupHorizon: m.Config.Webhook.DedupHorizon.D()},
+		Metrics: m.Metrics,
+		Logger:  m.Logger,
+	})
+	ctx, m.stopEngine = context.WithCancel(context.WithoutCancel(ctx))
+	m.engineWG.Add(3)
+	go func() {
+		defer m.engineWG.Done()
+		if err := m.runner.Run(ctx); err != nil {
+			m.Logger.Error("engine stopped", "err", err)
+			m.engineErr.Store(&err)
+		}
+	}()
+	go func() {
+		defer m.engineWG.Done()
+		(&pipeline.Ticker{Log: m.conn.Log(), Logger: m.Logger}).Run(ctx)
+	}()
+	go func() {
+		defer m.engineWG.Done()
+		m.reloadOnSIGHUP(ctx)
+	}()
+	m.Logger.Info("rules loaded", "file", rs.File, "version", rs.Version, "rules", len(rs.Rules))
+	return nil
+}
+
+// reloadOnSIGHUP reloads the rules file on each SIGHUP.
+func (m *Main) reloadOnSIGHUP(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			m.reload(ctx, "SIGHUP")
+		}
+	}
+}
+
+// reload reloads the rules and logs the outcome.
+func (m *Main) reload(ctx context.Context, why string) {
+	version, err := m.runner.Reload(ctx)
+	if err != nil {
+		m.Logger.Error("rules not reloaded; the previous rules keep running", "trigger", why, "err", err)
+		return
+	}
+	m.Logger.Info("rules reloaded", "trigger", why, "version", version)
+}
+
+// engineReady reports why the engine is not ready, or nil.
+func (m *Main) engineReady(context.Context) error {
+	if err := m.engineErr.Load(); err != nil {
+		return fmt.Errorf("engine stopped: %w", *err)
+	}
+	return nil
+}
+
+// closeEngine stops the engine goroutines and waits for them.
+func (m *Main) closeEngine() {
+	if m.stopEngine != nil {
+		m.stopEngine()
+		m.engineWG.Wait()
+	}
+}
+
+// engineState is the part of Main that runs the rules.
+type engineState struct {
+	runner     *pipeline.Runner
+	stopEngine context.CancelFunc
+	engineWG   sync.WaitGroup
+	engineErr  atomic.Pointer[error]
+}
