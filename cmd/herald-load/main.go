@@ -39,6 +39,7 @@ type options struct {
 	insecure bool
 	timeout  time.Duration
 	distinct int
+	netHTTP  bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -58,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.insecure, "k", false, "accept any TLS certificate")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&o.distinct, "bodies", 512, "distinct bodies generated up front and cycled through")
+	fs.BoolVar(&o.netHTTP, "nethttp", false, "use net/http's client instead of the lighter built-in one (always for https)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -81,13 +83,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	target, err := url.Parse(o.url)
+	if err == nil && target.Scheme != "http" && target.Scheme != "https" {
+		err = fmt.Errorf("-url %q: want an http:// or https:// URL", o.url)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "herald-load:", err)
 		return 2
 	}
 	bs := bodies(1, o.distinct, o.perBody, o.array)
-	fmt.Fprintf(stdout, "bodies: %s, %d events each, %d bytes on average; %d workers\n",
-		bodyKind(o), o.perBody, avgLen(bs), o.workers)
+	client := "built-in HTTP/1.1 client"
+	if o.netHTTP || target.Scheme == "https" {
+		client = "net/http client"
+	}
+	fmt.Fprintf(stdout, "bodies: %s, %d events each, %d bytes on average; %d workers, %s\n",
+		bodyKind(o), o.perBody, avgLen(bs), o.workers, client)
 
 	var results []*result
 	if o.ceiling {
@@ -99,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		results = append(results, measure("ceiling", ceilingURL, bs, o))
 		stop()
 	}
-	results = append(results, measure("target", o.url, bs, o))
+	results = append(results, measure("target", target, bs, o))
 	printResults(stdout, results, o.perBody)
 	if last := results[len(results)-1]; last.ok == 0 {
 		return 1
@@ -124,10 +133,10 @@ func avgLen(bs [][]byte) int {
 
 // startCeiling serves the bare handler on 127.0.0.1:0 and returns the URL
 // with target's path.
-func startCeiling(target *url.URL) (stop func(), u string, err error) {
+func startCeiling(target *url.URL) (stop func(), u *url.URL, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +151,7 @@ func startCeiling(target *url.URL) (stop func(), u string, err error) {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}
-	return stop, "http://" + ln.Addr().String() + target.EscapedPath(), nil
+	return stop, &url.URL{Scheme: "http", Host: ln.Addr().String(), Path: target.Path, RawPath: target.RawPath}, nil
 }
 
 func newClient(o options) *http.Client {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -23,54 +24,71 @@ type result struct {
 
 // worker is one keep-alive client posting bodies in a loop.
 type worker struct {
-	client *http.Client
-	url    string
-	o      options
-	bodies [][]byte
+	send   func(i int) (int, error) // posts body i, returns the status
+	n      int                      // bodies to cycle through
 	next   int
 	ok     int64
 	errors map[string]int64
 	lat    []time.Duration
 }
 
-// post sends one body and records the outcome when record is set.
+// post sends the next body and records the outcome when record is set.
 func (w *worker) post(record bool) {
-	body := w.bodies[w.next%len(w.bodies)]
+	i := w.next % w.n
 	w.next++
-	req, _ := http.NewRequest(http.MethodPost, w.url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if w.o.user != "" || w.o.password != "" {
-		req.SetBasicAuth(w.o.user, w.o.password)
-	}
 	start := time.Now()
-	resp, err := w.client.Do(req)
-	if err != nil {
-		if record {
-			w.errors["transport"]++
-		}
-		return
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	code, err := w.send(i)
 	if !record {
 		return
 	}
-	if resp.StatusCode != http.StatusOK {
-		w.errors[strconv.Itoa(resp.StatusCode)]++
-		return
+	switch {
+	case err != nil:
+		w.errors["transport"]++
+	case code != http.StatusOK:
+		w.errors[strconv.Itoa(code)]++
+	default:
+		w.ok++
+		w.lat = append(w.lat, time.Since(start))
 	}
-	w.ok++
-	w.lat = append(w.lat, time.Since(start))
+}
+
+// sender returns a worker's send function for target: the raw client for
+// http:// URLs unless o.netHTTP, else net/http's client (shared, so its
+// connection pool serves every worker).
+func sender(target *url.URL, bodies, requests [][]byte, client *http.Client, o options) func(int) (int, error) {
+	if requests != nil {
+		rc := &rawClient{addr: target.Host, timeout: o.timeout}
+		return func(i int) (int, error) { return rc.do(requests[i]) }
+	}
+	return func(i int) (int, error) {
+		req, _ := http.NewRequest(http.MethodPost, target.String(), bytes.NewReader(bodies[i]))
+		req.Header.Set("Content-Type", "application/json")
+		if o.user != "" || o.password != "" {
+			req.SetBasicAuth(o.user, o.password)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
 }
 
 // measure warms up, then loads u with o.workers workers for o.duration (or
 // o.count requests) and returns what it saw.
-func measure(name, u string, bodies [][]byte, o options) *result {
+func measure(name string, target *url.URL, bodies [][]byte, o options) *result {
 	client := newClient(o)
 	defer client.CloseIdleConnections()
+	var requests [][]byte
+	if target.Scheme == "http" && !o.netHTTP {
+		requests = rawRequests(target, bodies, o.user, o.password)
+	}
 	workers := make([]*worker, o.workers)
 	for i := range workers {
-		workers[i] = &worker{client: client, url: u, o: o, bodies: bodies, next: i * 7919, errors: map[string]int64{}}
+		workers[i] = &worker{send: sender(target, bodies, requests, client, o), n: len(bodies),
+			next: i * 7919, errors: map[string]int64{}}
 	}
 	phase := func(d time.Duration, count int, record bool) time.Duration {
 		var sent atomic.Int64
