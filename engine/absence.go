@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // absence starts a timer for each matching event; the rule fires when the
 // timer ends without an `unless.event` event with the same key. An unless
 // event that arrives before its starting event (Mailjet does not sort
@@ -17,32 +19,41 @@ func (a *absence) event(e *Engine, ev *Event) {
 	env := e.eventEnv(ev)
 	k, ok := e.keyOf(r, r.by, env)
 	if !ok || k == "" {
+		if ok {
+			e.noKey(r, r.by, env)
+		}
 		return
 	}
 	kh := uint64(newHash().str(k))
 	if ev.Type == r.other {
 		if _, ok := a.pending[kh]; ok {
 			delete(a.pending, kh)
+			e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("cancels the timer of %s = %s", r.by.src, k) })
 		} else {
 			at := e.now + int64(r.within)
 			a.early[kh] = at
 			a.earlyQ.push(expiry{kh, at})
 		}
 	}
-	if !r.matches(ev.Type) || !e.test(r, r.cond, env) {
+	if !r.matches(ev.Type) || !e.passes(r, env) {
 		return
 	}
 	e.count(r, func(s *RuleStats) { s.Matched++ })
 	if _, ok := a.early[kh]; ok {
 		delete(a.early, kh) // its unless event came first
+		e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("its %s arrived first: no timer", r.other) })
 		return
 	}
 	if _, ok := a.pending[kh]; ok {
+		e.explain(r, OutcomeTimer, func() string { return fmt.Sprintf("a timer already waits for %s = %s", r.by.src, k) })
 		return // one timer per key: the earliest start counts
 	}
 	t := stored{key: kh, at: e.now + int64(r.within), id: e.key, data: pack(ev, r.fields)}
 	a.pending[kh] = t.at
 	a.timers.push(t)
+	e.explain(r, OutcomeTimer, func() string {
+		return fmt.Sprintf("fires in %s unless %s with %s = %s arrives", r.within, r.other, r.by.src, k)
+	})
 }
 
 // advance fires the timers that ended; their time is the deadline, also

@@ -16,6 +16,9 @@ type Options struct {
 	// OnError is told about runtime errors of expressions and templates
 	// (the event is skipped for that rule; other rules and events go on).
 	OnError func(rule string, err error)
+	// Explain, when set, is told for every event and rule what happened
+	// and why (herald replay --explain). It costs nothing when nil.
+	Explain func(Explanation)
 }
 
 // Engine evaluates rules over events and clock ticks. It is deterministic:
@@ -146,14 +149,19 @@ func (e *Engine) Event(ev *Event, pos uint64) []Firing {
 	e.advance(ev.Received.UnixNano())
 	if ev.IsSendTest() {
 		e.stats.SendTests++
+		e.explain(nil, OutcomeSendTest, func() string { return "a \"Send test\" event (MessageID 0, no email): no rule sees it" })
 		return e.out
 	}
 	e.key = ev.DedupKey()
 	if e.dedup.seen(e.key, e.now) {
 		e.stats.Duplicates++
+		e.explain(nil, OutcomeDuplicate, func() string {
+			return fmt.Sprintf("a duplicate of an earlier %s event (same MessageID and email): no rule sees it", ev.Type)
+		})
 		return e.out
 	}
 	e.stats.Events++
+	e.explainTypes(ev)
 	e.ev = ev
 	for _, run := range e.byType[ev.Type] {
 		run.event(e, ev)
@@ -236,6 +244,24 @@ func (e *Engine) keyOf(r *Rule, p *program, env *env) (string, bool) {
 	return formatValue(v), true
 }
 
+// passes evaluates the rule's `if` for env, explaining a false one.
+func (e *Engine) passes(r *Rule, env *env) bool {
+	if e.test(r, r.cond, env) {
+		return true
+	}
+	e.explain(r, OutcomeIf, func() string {
+		return fmt.Sprintf("if %s is false (%s)", r.cond.src, seen(r.cond, env))
+	})
+	return false
+}
+
+// noKey explains an event skipped for an empty key.
+func (e *Engine) noKey(r *Rule, p *program, env *env) {
+	e.explain(r, OutcomeNoKey, func() string {
+		return fmt.Sprintf("%s is empty (%s): the event is not counted", p.src, seen(p, env))
+	})
+}
+
 func (e *Engine) fail(r *Rule, err error) {
 	e.stats.Errors++
 	s := e.stats.Rules[r.Name]
@@ -244,6 +270,7 @@ func (e *Engine) fail(r *Rule, err error) {
 	if e.opt.OnError != nil {
 		e.opt.OnError(r.Name, err)
 	}
+	e.explain(r, OutcomeError, err.Error)
 }
 
 func (e *Engine) count(r *Rule, f func(*RuleStats)) {
@@ -276,6 +303,9 @@ func (e *Engine) emit(f firing) bool {
 	r := f.r
 	if f.limitOn && r.limit != nil && !e.allow(r, f.env) {
 		e.count(r, func(s *RuleStats) { s.Suppressed++ })
+		e.explain(r, OutcomeLimited, func() string {
+			return fmt.Sprintf("limit reached: %d firing(s) per %s already", r.limit.max, r.limit.per)
+		})
 		return false
 	}
 	specs := r.do
@@ -304,5 +334,11 @@ func (e *Engine) emit(f firing) bool {
 		Actions: acts,
 	})
 	e.count(r, func(s *RuleStats) { s.Fired++ })
+	e.explain(r, OutcomeFired, func() string {
+		if f.resolve {
+			return "resolved: on_resolve runs"
+		}
+		return "fired " + e.out[len(e.out)-1].ID
+	})
 	return true
 }

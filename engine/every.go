@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // every fires each time a group's count of matching events reaches a
 // multiple of N. Counts are exact: one event adds one, so no multiple is
 // skipped or reached twice.
@@ -11,17 +13,23 @@ type every struct {
 func (x *every) event(e *Engine, ev *Event) {
 	r := x.r
 	env := e.eventEnv(ev)
-	if !e.test(r, r.cond, env) {
+	if !e.passes(r, env) {
 		return
 	}
 	group, ok := e.keyOf(r, r.groupBy, env)
 	if !ok || (r.groupBy != nil && group == "") {
+		if ok {
+			e.noKey(r, r.groupBy, env)
+		}
 		return // events without a group are not counted
 	}
 	e.count(r, func(s *RuleStats) { s.Matched++ })
 	n := x.counts[group] + 1
 	x.counts[group] = n
 	if n%r.every != 0 {
+		e.explain(r, OutcomeCounted, func() string {
+			return fmt.Sprintf("count %d: fires at %d", n, (n/r.every+1)*r.every)
+		})
 		return
 	}
 	env.Count, env.Group = n, group

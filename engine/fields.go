@@ -206,3 +206,22 @@ func ParsePayload(s string) map[string]any {
 	}
 	return m
 }
+
+// fieldValue returns field i of ev as an expression would see it.
+func fieldValue(ev *Event, i int) any {
+	f := fields[i]
+	p := unsafe.Add(unsafe.Pointer(ev), f.off)
+	switch f.kind {
+	case reflect.String:
+		return *(*string)(p)
+	case reflect.Int64:
+		return *(*int64)(p)
+	case reflect.Bool:
+		return *(*bool)(p)
+	case reflect.Struct:
+		return *(*time.Time)(p)
+	case reflect.Map:
+		return *(*map[string]any)(p)
+	}
+	return nil
+}

@@ -6,7 +6,7 @@ type plain struct{ base }
 func (p *plain) event(e *Engine, ev *Event) {
 	r := p.r
 	env := e.eventEnv(ev)
-	if !e.test(r, r.cond, env) {
+	if !e.passes(r, env) {
 		return
 	}
 	e.count(r, func(s *RuleStats) { s.Matched++ })

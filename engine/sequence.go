@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // stored is an event kept for later: its identity (dedup key), when it
 // expires, and the fields the rule needs, packed.
 type stored struct {
@@ -27,6 +29,9 @@ func (s *sequence) event(e *Engine, ev *Event) {
 	env := e.eventEnv(ev)
 	k, ok := e.keyOf(r, r.by, env)
 	if !ok || k == "" {
+		if ok {
+			e.noKey(r, r.by, env)
+		}
 		return // nothing to correlate on
 	}
 	kh := uint64(newHash().str(k))
@@ -44,6 +49,9 @@ func (s *sequence) successor(e *Engine, ev *Event, k string, kh uint64) {
 		w := stored{key: kh, at: e.now + int64(s.r.within), id: e.key, data: pack(ev, s.r.fields)}
 		s.waiting[kh] = append(s.waiting[kh], w)
 		s.waitQ.push(w)
+		e.explain(s.r, OutcomeWaiting, func() string {
+			return fmt.Sprintf("no %s with %s = %s yet: waits up to %s for it", s.r.other, s.r.by.src, k, s.r.within)
+		})
 		return
 	}
 	var prev Event
@@ -55,6 +63,9 @@ func (s *sequence) predecessor(e *Engine, ev *Event, k string, kh uint64) {
 	p := stored{key: kh, at: e.now + int64(s.r.within), id: e.key, data: pack(ev, s.r.fields)}
 	s.preds[kh] = p
 	s.predQ.push(p)
+	e.explain(s.r, OutcomeStored, func() string {
+		return fmt.Sprintf("kept for %s as the %s of %s = %s", s.r.within, s.r.other, s.r.by.src, k)
+	})
 	waiting := s.waiting[kh]
 	if len(waiting) == 0 {
 		return
@@ -72,7 +83,7 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k string) {
 	r := s.r
 	env := e.eventEnv(ev)
 	env.Prev = prev
-	if !e.test(r, r.cond, env) {
+	if !e.passes(r, env) {
 		return
 	}
 	e.count(r, func(st *RuleStats) { st.Matched++ })

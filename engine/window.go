@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // windowBuckets is how many buckets a window is cut into: an event counts
 // for between window - window/60 and window after it arrived.
 const windowBuckets = 60
@@ -34,11 +36,14 @@ type wgroup struct {
 func (w *window) event(e *Engine, ev *Event) {
 	r := w.r
 	env := e.eventEnv(ev)
-	if !e.test(r, r.cond, env) {
+	if !e.passes(r, env) {
 		return
 	}
 	key, ok := e.keyOf(r, r.groupBy, env)
 	if !ok || (r.groupBy != nil && key == "") {
+		if ok {
+			e.noKey(r, r.groupBy, env)
+		}
 		return // events without a group are not counted
 	}
 	e.count(r, func(s *RuleStats) { s.Matched++ })
@@ -211,6 +216,14 @@ func (w *window) evaluate(e *Engine, g *wgroup) {
 	case g.active && when && r.repeat > 0 && e.now-g.lastFire >= int64(r.repeat):
 		g.lastFire = e.now
 		e.emit(firing{r: r, key: g.key, id: newHash().str(g.key).u64(uint64(e.now)).str("repeat"), at: e.now, env: env, limitOn: true})
+	case g.active:
+		e.explain(r, OutcomeActive, func() string {
+			return fmt.Sprintf("group %q already fired and has not resolved (%s)", g.key, aggregateValues(r, env))
+		})
+	default:
+		e.explain(r, OutcomeBelow, func() string {
+			return fmt.Sprintf("group %q: when %s is false (%s)", g.key, r.when.src, aggregateValues(r, env))
+		})
 	}
 }
 
