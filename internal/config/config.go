@@ -146,9 +146,13 @@ const (
 // DefaultMailjetBaseURL is the base_url of a mailjet connection without one.
 const DefaultMailjetBaseURL = "https://api.mailjet.com"
 
-// Default limits.
+// Limits and defaults.
 const (
+	// DefaultHTTPCallTimeout is the timeout of an http connection without one.
 	DefaultHTTPCallTimeout = 10 * time.Second
+	// MaxBodyLimit is the largest webhook.max_body: a body is stored as one
+	// NATS message, and NATS caps messages at 64 MiB.
+	MaxBodyLimit = 60 * MiB
 )
 
 // Connection is one named destination of actions: credentials and

@@ -113,6 +113,9 @@ func (k *checker) webhook(w *Webhook) {
 		}
 	}
 	k.positive("webhook.max_body", int64(w.MaxBody))
+	if w.MaxBody > MaxBodyLimit {
+		k.fail("webhook.max_body", "must be at most "+MaxBodyLimit.String()+" (a body is one NATS message)")
+	}
 	k.positive("webhook.max_concurrent", int64(w.MaxConcurrent))
 	k.positive("webhook.dedup_horizon", int64(w.DedupHorizon))
 }

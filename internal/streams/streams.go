@@ -85,8 +85,10 @@ type Options struct {
 	// SyncInterval is the embedded server's background fsync period
 	// (default 2 minutes, NATS's default).
 	SyncInterval time.Duration
-	// MaxPayload is the embedded server's largest message (default
-	// DefaultMaxPayload). An external server's own max_payload applies.
+	// MaxPayload is the largest message wanted: the embedded server's
+	// max_payload (default DefaultMaxPayload, at most 64 MiB). An
+	// external server's own max_payload applies; Open warns when it is
+	// smaller. Set it to webhook.max_body plus 64 KiB.
 	MaxPayload int32
 
 	// Timeout bounds Append, AppendTick and Queue.Publish when the
@@ -214,6 +216,10 @@ func (c *Conn) setup(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	c.js = js
+	if max := c.nc.MaxPayload(); c.emb == nil && max < int64(c.opts.MaxPayload) {
+		c.opts.Logger.Warn("the NATS servers' max_payload is below the largest webhook body: larger bodies will be refused (413); raise max_payload on the servers",
+			"max_payload", max, "wanted", c.opts.MaxPayload)
+	}
 	if c.replicas == 0 {
 		if c.replicas, err = c.autoReplicas(ctx); err != nil {
 			return err
