@@ -321,10 +321,14 @@ func (p *ruleParser) duration(n *yaml.Node, key string) time.Duration {
 // stateHash hashes what defines the rule's state: its kind, types, keys,
 // periods and the compiled form of its stateful expressions (which includes
 // the values of the vars they use). Actions, description and mode are not
-// part of it: changing a message keeps a window's state.
+// part of it (changing a message keeps a window's state) unless they read
+// event fields the stored events do not keep.
 func (p *ruleParser) stateHash(r *Rule) uint64 {
 	h := newHash().str(r.Name).str(r.Kind.String()).str(strings.Join(r.On, ",")).str(r.other)
 	h = h.u64(uint64(r.within)).u64(uint64(r.window)).u64(uint64(r.repeat)).u64(uint64(r.every))
+	// Stored events keep only the fields the rule reads: when that set
+	// changes, stored state cannot be read back.
+	h = h.u64(uint64(r.fields))
 	progs := []*program{r.cond, r.by, r.groupBy, r.when, r.resolveWhen}
 	if r.limit != nil {
 		h = h.u64(uint64(r.limit.max)).u64(uint64(r.limit.per))

@@ -1,0 +1,183 @@
+package engine
+
+import "slices"
+
+// Each kind saves and loads its state; the limiter is saved first by all.
+
+func (b *base) saveLimit(w *writer) {
+	if b.lim == nil {
+		w.u(0)
+		return
+	}
+	keys := sortedKeys64(b.lim.times)
+	w.u(uint64(len(keys)))
+	for _, k := range keys {
+		w.u(k)
+		w.ints(b.lim.times[k])
+	}
+	w.expiries(b.lim.queue.live())
+}
+
+func (b *base) loadLimit(r *reader) {
+	n := r.n()
+	if n == 0 || b.lim == nil {
+		return
+	}
+	for range n {
+		k := r.u()
+		b.lim.times[k] = r.ints()
+	}
+	for _, x := range r.expiries() {
+		b.lim.queue.push(x)
+	}
+}
+
+func (p *plain) save(w *writer) { p.saveLimit(w) }
+func (p *plain) load(r *reader) { p.loadLimit(r) }
+
+func (x *every) save(w *writer) {
+	x.saveLimit(w)
+	keys := make([]string, 0, len(x.counts))
+	for k := range x.counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	w.u(uint64(len(keys)))
+	for _, k := range keys {
+		w.s(k)
+		w.i(x.counts[k])
+	}
+}
+
+func (x *every) load(r *reader) {
+	x.loadLimit(r)
+	for range r.n() {
+		k := r.s()
+		x.counts[k] = r.i()
+	}
+}
+
+func (s *sequence) save(w *writer) {
+	s.saveLimit(w)
+	preds := make([]stored, 0, len(s.preds))
+	for _, k := range sortedKeys64(s.preds) {
+		preds = append(preds, s.preds[k])
+	}
+	w.stored(preds)
+	w.stored(s.predQ.live())
+	var waiting []stored
+	for _, k := range sortedKeys64(s.waiting) {
+		waiting = append(waiting, s.waiting[k]...)
+	}
+	w.stored(waiting)
+	w.stored(s.waitQ.live())
+}
+
+func (s *sequence) load(r *reader) {
+	s.loadLimit(r)
+	for _, p := range r.stored() {
+		s.preds[p.key] = p
+	}
+	for _, p := range r.stored() {
+		s.predQ.push(p)
+	}
+	for _, w := range r.stored() {
+		s.waiting[w.key] = append(s.waiting[w.key], w)
+	}
+	for _, w := range r.stored() {
+		s.waitQ.push(w)
+	}
+}
+
+func (a *absence) save(w *writer) {
+	a.saveLimit(w)
+	saveTimes(w, a.pending)
+	saveTimes(w, a.early)
+	w.stored(a.timers.live())
+	w.expiries(a.earlyQ.live())
+}
+
+func (a *absence) load(r *reader) {
+	a.loadLimit(r)
+	loadTimes(r, a.pending)
+	loadTimes(r, a.early)
+	for _, t := range r.stored() {
+		a.timers.push(t)
+	}
+	for _, x := range r.expiries() {
+		a.earlyQ.push(x)
+	}
+}
+
+func saveTimes(w *writer, m map[uint64]int64) {
+	keys := sortedKeys64(m)
+	w.u(uint64(len(keys)))
+	for _, k := range keys {
+		w.u(k)
+		w.i(m[k])
+	}
+}
+
+func loadTimes(r *reader, m map[uint64]int64) {
+	for range r.n() {
+		k := r.u()
+		m[k] = r.i()
+	}
+}
+
+func (w *window) save(wr *writer) {
+	w.saveLimit(wr)
+	wr.u(uint64(len(w.groups)))
+	for _, g := range w.groups {
+		wr.s(g.key)
+		wr.i(g.newest)
+		wr.ints(g.n)
+		wr.ints(g.ints)
+		wr.floats(g.floats)
+		wr.i(g.totN)
+		wr.ints(g.totI)
+		wr.floats(g.totF)
+		wr.u(uint64(len(g.seen)))
+		for _, m := range g.seen {
+			saveTimes(wr, m)
+		}
+		wr.u(uint64(len(g.seenBy)))
+		for _, hs := range g.seenBy {
+			wr.u(uint64(len(hs)))
+			for _, h := range hs {
+				wr.u(h)
+			}
+		}
+		wr.bool(g.active)
+		wr.i(g.lastFire)
+	}
+}
+
+func (w *window) load(r *reader) {
+	w.loadLimit(r)
+	ni, nf, nd := w.r.aggCounts()
+	for range r.n() {
+		g := &wgroup{key: r.s(), newest: r.i(), n: r.ints(), ints: r.ints(), floats: r.floats(),
+			totN: r.i(), totI: r.ints(), totF: r.floats()}
+		g.seen = make([]map[uint64]int64, r.n())
+		for i := range g.seen {
+			g.seen[i] = map[uint64]int64{}
+			loadTimes(r, g.seen[i])
+		}
+		g.seenBy = make([][]uint64, r.n())
+		for i := range g.seenBy {
+			g.seenBy[i] = make([]uint64, r.n())
+			for j := range g.seenBy[i] {
+				g.seenBy[i][j] = r.u()
+			}
+		}
+		g.active, g.lastFire = r.bool(), r.i()
+		if len(g.n) != windowBuckets || len(g.totI) != ni || len(g.totF) != nf || len(g.seen) != nd ||
+			len(g.ints) != windowBuckets*ni || len(g.floats) != windowBuckets*nf || len(g.seenBy) != windowBuckets*nd {
+			r.fail("window group shape")
+			return
+		}
+		w.index[g.key] = len(w.groups)
+		w.groups = append(w.groups, g)
+	}
+}

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+const snapshotRules = `
+version: 1
+rules:
+  - name: plain-limited
+    on: click
+    limit: {by: email, max: 2, per: 1h}
+    do: [{slack: {text: "{{ email }} clicked {{ url }}"}}]
+  - name: seq
+    on: open
+    after: {event: sent, within: 2h}
+    do: [{slack: {text: "{{ email }} opened {{ prev.CustomID }}"}}]
+  - name: seq-early
+    on: click
+    after: {event: open, within: 2h}
+    do: [{slack: {text: "{{ email }} clicked after opening"}}]
+  - name: absent
+    on: sent
+    unless: {event: open, within: 1h}
+    do: [{slack: {text: "no open from {{ email }} ({{ CustomID }})"}}]
+  - name: spike
+    on: [sent, blocked]
+    group_by: domain
+    window: 10m
+    when: count() >= 4 && ratio(event == "blocked") >= 0.5
+    repeat: 5m
+    do: [{slack: {text: "{{ group }} {{ count() }} {{ distinct(email) }} {{ avg(mj_campaign_id) }}"}}]
+    on_resolve: [{slack: {text: "{{ group }} ok"}}]
+  - name: milestone
+    on: sent
+    group_by: domain
+    every: 3
+    do: [{slack: {text: "{{ group }} {{ count }}"}}]
+`
+
+// snapshotInput is a deterministic mix of every state kind: pending
+// timers, predecessors, early successors, windows, counters and limits.
+func snapshotInput() []func(e *Engine) []Firing {
+	t0 := time.Unix(1700000000, 0).UTC()
+	var steps []func(e *Engine) []Firing
+	for i := 0; i < 400; i++ {
+		at := t0.Add(time.Duration(i) * 37 * time.Second)
+		id := int64(1000 + i/3)
+		dom := fmt.Sprintf("d%d.com", i%5)
+		email := fmt.Sprintf("u%d@%s", i%23, dom)
+		types := []string{"sent", "open", "click", "blocked", "sent", "open"}
+		ev := Event{Type: types[i%len(types)], MessageID: id, Email: email, Domain: dom, CustomID: fmt.Sprintf("c%d", i%7),
+			URL: fmt.Sprintf("https://x/%d", i%4), CampaignID: int64(i % 9), Time: at.Unix(), Received: at}
+		steps = append(steps, func(e *Engine) []Firing { return e.Event(&ev, uint64(i+1)) })
+		if i%10 == 0 {
+			steps = append(steps, func(e *Engine) []Firing { return e.Tick(at.Add(time.Second), uint64(i+1)) })
+		}
+	}
+	return steps
+}
+
+func runSteps(e *Engine, steps []func(*Engine) []Firing) []byte {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	for _, step := range steps {
+		for _, f := range step(e) {
+			_ = enc.Encode(f)
+		}
+	}
+	return out.Bytes()
+}
+
+// A snapshot taken at any point, restored into a new engine, continues with
+// exactly the firings of an engine that never stopped.
+func TestSnapshotRestoreContinuesIdentically(t *testing.T) {
+	rs, err := Parse("rules.yaml", []byte(snapshotRules), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := snapshotInput()
+	want := runSteps(New(rs, Options{}), steps)
+	if bytes.Count(want, []byte("\n")) < 50 {
+		t.Fatalf("the input fires too little to test anything: %d firings", bytes.Count(want, []byte("\n")))
+	}
+	for _, cut := range []int{1, 57, 200, 333, len(steps) - 1} {
+		t.Run(fmt.Sprint(cut), func(t *testing.T) {
+			first := New(rs, Options{})
+			got := runSteps(first, steps[:cut])
+			snap := first.Snapshot()
+			second := New(rs, Options{})
+			if err := second.Restore(snap); err != nil {
+				t.Fatal(err)
+			}
+			if again := second.Snapshot(); !bytes.Equal(again, snap) {
+				t.Fatal("snapshot of a restored engine differs from the snapshot it was restored from")
+			}
+			got = append(got, runSteps(second, steps[cut:])...)
+			if !bytes.Equal(got, want) {
+				t.Errorf("firings after restore differ from an uninterrupted run:\n got %d bytes\nwant %d bytes", len(got), len(want))
+			}
+			whole := New(rs, Options{})
+			runSteps(whole, steps)
+			if g, w := fmt.Sprint(second.Stats()), fmt.Sprint(whole.Stats()); g != w {
+				t.Errorf("stats after restore:\n%s\nwant\n%s", g, w)
+			}
+		})
+	}
+}
+
+// A truncated or corrupt snapshot is refused and leaves the engine as it
+// was.
+func TestSnapshotCorrupt(t *testing.T) {
+	rs, err := Parse("rules.yaml", []byte(snapshotRules), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(rs, Options{})
+	runSteps(e, snapshotInput()[:150])
+	snap := e.Snapshot()
+	flipped := bytes.Clone(snap)
+	flipped[len(flipped)/2] ^= 0x40
+	for name, data := range map[string][]byte{
+		"truncated": snap[:len(snap)/2],
+		"corrupt":   flipped,
+		"empty":     nil,
+		"other":     []byte("not a snapshot at all"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			target := New(rs, Options{})
+			runSteps(target, snapshotInput()[:10])
+			before := target.Snapshot()
+			err := target.Restore(data)
+			if !errors.Is(err, ErrSnapshot) {
+				t.Fatalf("Restore = %v, want ErrSnapshot", err)
+			}
+			if !bytes.Equal(target.Snapshot(), before) {
+				t.Error("a failed restore changed the engine")
+			}
+		})
+	}
+}
+
+// A restore under changed rules keeps the state of unchanged rules only.
+func TestSnapshotRestoreWithChangedRules(t *testing.T) {
+	rs, _ := Parse("rules.yaml", []byte(snapshotRules), ParseOptions{})
+	e := New(rs, Options{})
+	runSteps(e, snapshotInput()[:100])
+	changed := bytes.Replace([]byte(snapshotRules), []byte("every: 3"), []byte("every: 4"), 1)
+	rs2, err := Parse("rules.yaml", changed, ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := New(rs2, Options{})
+	if err := e2.Restore(e.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e2.byRule["milestone"].(*every).counts; len(got) != 0 {
+		t.Errorf("changed every rule kept its counts: %v", got)
+	}
+	if got, want := len(e2.byRule["absent"].(*absence).pending), len(e.byRule["absent"].(*absence).pending); got != want || got == 0 {
+		t.Errorf("unchanged absence rule has %d pending timers, want %d (> 0)", got, want)
+	}
+}
