@@ -3,6 +3,7 @@ package engine_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -122,30 +123,35 @@ func show(f engine.Firing) string {
 		b.WriteString(" shadow")
 	}
 	for _, a := range f.Actions {
-		p, err := json.Marshal(a.Params)
-		if err != nil {
-			p = []byte(err.Error())
-		}
 		b.WriteString(" " + a.Kind)
 		if a.Connection != a.Kind {
 			b.WriteString("(" + a.Connection + ")")
 		}
-		b.Write(p)
+		if a.IgnoreSuppression {
+			b.WriteString("!")
+		}
+		b.WriteString(plainJSON(a.Params))
 	}
 	return b.String()
 }
 
-// offset formats t as a compact offset from t0: 2h, 90s → 1m30s, 24h.
+// offset formats t as a compact offset from t0: 2h, 1m30s, 24h1s.
 func offset(t time.Time) string {
-	s := t.Sub(t0).String()
-	s = strings.TrimSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	if s == "" {
-		s = "0s"
+	s := strings.Replace(t.Sub(t0).String(), "h0m", "h", 1)
+	if strings.HasSuffix(s, "m0s") || strings.HasSuffix(s, "h0s") {
+		s = strings.TrimSuffix(s, "0s")
 	}
 	return s
+}
+
+func plainJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err.Error()
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func showAll(fs []engine.Firing) []string {
@@ -173,7 +179,7 @@ func runScenarios(t *testing.T, rules string, cases []scenario) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.bug != "" {
-				t.Skip("engine bug: " + c.bug)
+				knownBug(t, c.bug)
 			}
 			got := run(t, engine.New(rs, engine.Options{}), c.steps)
 			checkFirings(t, got, c.want)
@@ -228,6 +234,16 @@ func mustJSON(t testing.TB, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// knownBug skips a test that shows an engine bug, so main stays green
+// until the bug is fixed; the fix removes the call. ENGINE_BUGS=1 runs
+// these tests anyway, to see them fail.
+func knownBug(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("ENGINE_BUGS") == "" {
+		t.Skip("engine bug: " + what)
+	}
 }
 
 // noPanic runs f and turns a panic into a test failure, so one engine
