@@ -101,8 +101,8 @@ type TLS struct {
 
 // LogStream configures the JetStream event log.
 type LogStream struct {
-	// MaxAge drops events older than this; 0 keeps them regardless of age
-	// (default 7d).
+	// MaxAge drops events older than this (default 7d). It must be
+	// positive: the log is bounded by age and by size.
 	MaxAge Duration `yaml:"max_age"`
 	// MaxBytes caps the log; when it is full, ingest answers 503 rather
 	// than dropping unprocessed events (default 10GiB).
@@ -151,8 +151,9 @@ const (
 	// DefaultHTTPCallTimeout is the timeout of an http connection without one.
 	DefaultHTTPCallTimeout = 10 * time.Second
 	// MaxBodyLimit is the largest webhook.max_body: a body is stored as one
-	// NATS message, and NATS caps messages at 64 MiB.
-	MaxBodyLimit = 60 * MiB
+	// JetStream message, and JetStream's file store keeps messages up to
+	// 32 MiB.
+	MaxBodyLimit = 31 * MiB
 )
 
 // Connection is one named destination of actions: credentials and

@@ -30,6 +30,10 @@ var ErrGap = errors.New("event log gap")
 // headerRoom is kept free of a message's payload for its headers.
 const headerRoom = 1 << 10
 
+// maxRecord is the largest message JetStream's file store keeps (its
+// record limit is 32 MiB, headers and subject included).
+const maxRecord = 32<<20 - 64<<10
+
 // Record is one message of the event log.
 type Record struct {
 	Seq      uint64    // position in the log, from 1
@@ -88,8 +92,9 @@ func dupWindow(d, maxAge time.Duration) time.Duration {
 func (l *Log) Stream() jetstream.Stream { return l.stream }
 
 // MaxBody returns the largest body Append accepts: the connected server's
-// max_payload less room for headers.
-func (l *Log) MaxBody() int64 { return l.nc.MaxPayload() - headerRoom }
+// max_payload, at most the file store's 32 MiB record limit, less room for
+// headers.
+func (l *Log) MaxBody() int64 { return min(l.nc.MaxPayload(), maxRecord) - headerRoom }
 
 // Append stores one webhook body with the time herald received it and
 // returns its sequence. It returns only once the server has acknowledged

@@ -9,7 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// readBufferBytes bounds the bytes an ordered consumer has in flight.
+// readBufferBytes bounds the bytes an ordered consumer has in flight. It
+// is raised to fit the largest message, which must fit in one pull.
 const readBufferBytes = 32 << 20
 
 // Read calls fn with every record (events and ticks) whose Seq >= from, in
@@ -32,7 +33,8 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(Record) error) erro
 	if err != nil {
 		return fmt.Errorf("read %s: %w", StreamLog, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxBytes(readBufferBytes))
+	buf := max(readBufferBytes, int(l.nc.MaxPayload())+headerRoom)
+	it, err := cons.Messages(jetstream.PullMaxBytes(buf))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", StreamLog, err)
 	}

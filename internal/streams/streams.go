@@ -86,9 +86,10 @@ type Options struct {
 	// (default 2 minutes, NATS's default).
 	SyncInterval time.Duration
 	// MaxPayload is the largest message wanted: the embedded server's
-	// max_payload (default DefaultMaxPayload, at most 64 MiB). An
-	// external server's own max_payload applies; Open warns when it is
-	// smaller. Set it to webhook.max_body plus 64 KiB.
+	// max_payload (default DefaultMaxPayload). An external server's own
+	// max_payload applies; Open warns when it is smaller. Set it to
+	// webhook.max_body plus 64 KiB. Whatever it is, JetStream's file
+	// store keeps messages up to 32 MiB only (Log.MaxBody).
 	MaxPayload int32
 
 	// Timeout bounds Append, AppendTick and Queue.Publish when the

@@ -370,3 +370,26 @@ func TestKVAndObjectStore(t *testing.T) {
 		t.Errorf("object round trip: %d bytes, %v", len(back), err)
 	}
 }
+
+// TestLargestRecord appends and reads back a body of MaxBody, the file
+// store's limit when max_payload is larger, and refuses one byte more.
+func TestLargestRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 32 MiB")
+	}
+	c := open(t, Options{MaxPayload: 48 << 20})
+	l := c.Log()
+	if got, want := l.MaxBody(), int64(32<<20-65<<10); got != want {
+		t.Errorf("MaxBody = %d, want %d", got, want)
+	}
+	if _, err := l.Append(context.Background(), make([]byte, l.MaxBody()+1), t0); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Append of MaxBody+1 = %v, want ErrTooLarge", err)
+	}
+	body := bytes.Repeat([]byte("b"), int(l.MaxBody()))
+	if _, err := l.Append(context.Background(), body, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, c.Log(), 1, 1); !bytes.Equal(got[0].Body, body) {
+		t.Errorf("read back %d bytes, want %d", len(got[0].Body), len(body))
+	}
+}
