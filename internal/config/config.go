@@ -101,8 +101,8 @@ type TLS struct {
 
 // LogStream configures the JetStream event log.
 type LogStream struct {
-	// MaxAge drops events older than this (default 7d). It must be
-	// positive: the log is bounded by age and by size.
+	// MaxAge drops events older than this; 0 keeps them regardless of age
+	// (default 7d). streams.Options.LogMaxAge takes -1 for that.
 	MaxAge Duration `yaml:"max_age"`
 	// MaxBytes caps the log; when it is full, ingest answers 503 rather
 	// than dropping unprocessed events (default 10GiB).

@@ -121,7 +121,6 @@ func (k *checker) webhook(w *Webhook) {
 }
 
 func (k *checker) logStream(l *LogStream) {
-	k.positive("log.max_age", int64(l.MaxAge))
 	k.positive("log.max_bytes", int64(l.MaxBytes))
 	k.positive("log.sync_interval", int64(l.SyncInterval))
 	if l.Replicas < 0 || l.Replicas > 5 {
