@@ -51,15 +51,20 @@ func (m *Main) startEngine(ctx context.Context) error {
 	for _, w := range rs.Warnings {
 		m.Logger.Warn(w)
 	}
+	store, err := m.conn.ObjectStore(ctx, "herald_snapshots")
+	if err != nil {
+		return err
+	}
 	m.runner = pipeline.New(pipeline.Options{
-		Log:     m.conn.Log(),
-		Queue:   m.conn.Actions(),
-		Actions: m.conn.Actions().Stream(),
-		Load:    m.loadRules,
-		Rules:   rs,
-		Engine:  engine.Options{DedupHorizon: m.Config.Webhook.DedupHorizon.D()},
-		Metrics: m.Metrics,
-		Logger:  m.Logger,
+		Snapshots: &pipeline.Snapshots{Store: store, Logger: m.Logger},
+		Log:       m.conn.Log(),
+		Queue:     m.conn.Actions(),
+		Actions:   m.conn.Actions().Stream(),
+		Load:      m.loadRules,
+		Rules:     rs,
+		Engine:    engine.Options{DedupHorizon: m.Config.Webhook.DedupHorizon.D()},
+		Metrics:   m.Metrics,
+		Logger:    m.Logger,
 	})
 	ctx, m.stopEngine = context.WithCancel(context.WithoutCancel(ctx))
 	m.engineWG.Add(3)

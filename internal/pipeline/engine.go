@@ -59,6 +59,14 @@ type Options struct {
 	// Processed, when set, is called after each log record with its
 	// sequence (tests wait on it).
 	Processed func(seq uint64)
+	// Snapshots, when set, is where the engine's state is saved every
+	// SnapshotEvery (default 1m) and on shutdown, and restored from on
+	// start: only the log after the snapshot is replayed.
+	Snapshots     *Snapshots
+	SnapshotEvery time.Duration
+	// Now is the wall clock that schedules snapshots (default time.Now);
+	// the engine itself runs on the log's clock.
+	Now func() time.Time
 }
 
 // Runner runs the engine over the log. Run owns the engine; the other
@@ -73,6 +81,13 @@ type Runner struct {
 	fence   Position
 	loadErr error
 
+	lastSnap  time.Time  // when the last snapshot was taken
+	savedSeq  uint64     // the position of the last snapshot saved
+	saving    sync.Mutex // held while a snapshot is written
+	snapTimes prometheus.Histogram
+	snapBytes prometheus.Gauge
+	snapFails prometheus.Counter
+
 	firings    *prometheus.CounterVec
 	ruleErrors *prometheus.CounterVec
 	position   prometheus.Gauge
@@ -84,7 +99,13 @@ func New(opt Options) *Runner {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	r := &Runner{opt: opt, log: opt.Logger}
+	if opt.SnapshotEvery <= 0 {
+		opt.SnapshotEvery = time.Minute
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	r := &Runner{opt: opt, log: opt.Logger, lastSnap: opt.Now()}
 	eo := opt.Engine
 	eo.OnError = r.ruleError
 	r.eng = engine.New(opt.Rules, eo)
@@ -101,8 +122,14 @@ func (r *Runner) registerMetrics() {
 		Help: "The last event log sequence the engine processed."})
 	r.decodeErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_engine_decode_errors_total",
 		Help: "Log records the engine could not decode (skipped)."})
+	r.snapTimes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herald_snapshot_duration_seconds",
+		Help: "Time to encode and store an engine snapshot.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)})
+	r.snapBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "herald_snapshot_bytes",
+		Help: "Size of the last engine snapshot."})
+	r.snapFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_snapshot_failures_total",
+		Help: "Snapshots that could not be stored (the engine goes on; the next one is tried)."})
 	if m := r.opt.Metrics; m != nil {
-		m.Registry.MustRegister(r.firings, r.ruleErrors, r.position, r.decodeErrs)
+		m.Registry.MustRegister(r.firings, r.ruleErrors, r.position, r.decodeErrs, r.snapTimes, r.snapBytes, r.snapFails)
 	}
 }
 
@@ -111,10 +138,10 @@ func (r *Runner) ruleError(rule string, err error) {
 	r.log.Warn("rule error", "rule", rule, "err", err)
 }
 
-// Run replays the log from its oldest record and then follows it until ctx
-// ends.
-// Jobs up to the newest one already on the action stream are not queued
-// again.
+// Run restores the newest usable snapshot, replays the log after it (the
+// whole log without one) and then follows the log until ctx ends, when it
+// takes a last snapshot. Jobs up to the newest one already on the action
+// stream are not queued again.
 func (r *Runner) Run(ctx context.Context) error {
 	if r.opt.Actions != nil {
 		fence, err := lastPosition(ctx, r.opt.Actions)
@@ -123,13 +150,95 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.fence = fence
 	}
-	err := r.opt.Log.Read(ctx, 0, func(rec streams.Record) error {
-		return r.process(ctx, rec)
-	})
+	from, err := r.restore(ctx)
+	if err != nil {
+		return err
+	}
+	read := func(from uint64) error {
+		return r.opt.Log.Read(ctx, from, func(rec streams.Record) error { return r.process(ctx, rec) })
+	}
+	err = read(from)
+	if errors.Is(err, streams.ErrGap) && from > 0 && r.Position() < from {
+		// The records after the snapshot expired (log.max_age) while the
+		// engine was down: what they held is lost. Go on from what is left.
+		r.log.Error("the log no longer holds the records after the snapshot; continuing from the oldest record", "from", from, "err", err)
+		err = read(0)
+	}
 	if ctx.Err() != nil {
+		r.finalSnapshot()
 		return nil
 	}
 	return err
+}
+
+// restore loads the newest usable snapshot and returns where to read from.
+func (r *Runner) restore(ctx context.Context) (uint64, error) {
+	if r.opt.Snapshots == nil {
+		return 0, nil
+	}
+	start := r.opt.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seq, err := r.opt.Snapshots.Load(ctx, r.eng.Restore)
+	if err != nil {
+		return 0, err
+	}
+	if seq == 0 {
+		r.log.Info("no snapshot: replaying the whole log")
+		return 0, nil
+	}
+	r.pos, r.savedSeq, r.lastSnap = seq, seq, r.opt.Now()
+	r.log.Info("snapshot restored", "position", seq, "took", r.opt.Now().Sub(start))
+	return seq + 1, nil
+}
+
+// maybeSnapshot encodes the engine every SnapshotEvery (under the lock
+// process holds) and stores it in the background; one at a time.
+func (r *Runner) maybeSnapshot(seq uint64) {
+	if r.opt.Snapshots == nil || r.opt.Now().Sub(r.lastSnap) < r.opt.SnapshotEvery || !r.saving.TryLock() {
+		return
+	}
+	start := r.opt.Now()
+	r.lastSnap = start
+	data := r.eng.Snapshot()
+	go func() {
+		defer r.saving.Unlock()
+		r.save(seq, data, start)
+	}()
+}
+
+func (r *Runner) save(seq uint64, data []byte, start time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.opt.Snapshots.Save(ctx, seq, data); err != nil {
+		r.snapFails.Inc()
+		r.log.Error("snapshot not stored", "position", seq, "err", err)
+		return
+	}
+	r.snapTimes.Observe(r.opt.Now().Sub(start).Seconds())
+	r.snapBytes.Set(float64(len(data)))
+	r.mu.Lock()
+	r.savedSeq = max(r.savedSeq, seq)
+	r.mu.Unlock()
+}
+
+// finalSnapshot stores the state at shutdown, after any snapshot in flight.
+func (r *Runner) finalSnapshot() {
+	if r.opt.Snapshots == nil {
+		return
+	}
+	r.saving.Lock() // after a background save in flight
+	defer r.saving.Unlock()
+	r.mu.Lock()
+	seq, saved := r.pos, r.savedSeq
+	var data []byte
+	if seq > saved {
+		data = r.eng.Snapshot()
+	}
+	r.mu.Unlock()
+	if data != nil {
+		r.save(seq, data, r.opt.Now())
+	}
 }
 
 // process feeds one log record to the engine and queues its firings. A
@@ -166,6 +275,7 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 	}
 	r.pos = rec.Seq
 	r.position.Set(float64(rec.Seq))
+	r.maybeSnapshot(rec.Seq)
 	if r.opt.Processed != nil {
 		r.opt.Processed(rec.Seq)
 	}

@@ -151,3 +151,52 @@ func TestRunnerRestartQueuesNothingTwice(t *testing.T) {
 		t.Errorf("engine events %d duplicates %d, want 4 and 1", st.Events, st.Dups)
 	}
 }
+
+// With snapshots, a restart restores the state and replays only the log
+// after the snapshot, with the same outcome as a full replay: the absence
+// timer pending at the snapshot fires once, and nothing is queued twice.
+func TestRunnerSnapshotRestart(t *testing.T) {
+	dir := t.TempDir()
+	c := openConn(t, dir)
+	store, err := c.ObjectStore(context.Background(), "herald_snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := &Snapshots{Store: store}
+	t0 := time.Unix(1700000000, 0)
+	appendBody(t, c, `{"event":"sent","time":1,"MessageID":576460765503091475,"email":"a@x.com"}`, t0)
+	seq := appendBody(t, c, `{"event":"sent","time":1,"MessageID":576460765503091476,"email":"b@x.com"}`, t0.Add(time.Second))
+	opt := runnerOptions(t, c, nil)
+	opt.Snapshots = snaps
+	runUntil(t, New, opt, seq) // the shutdown snapshot covers seq
+	if seqs, err := snaps.list(context.Background()); err != nil || len(seqs) == 0 || seqs[0] != seq {
+		t.Fatalf("snapshots at %v (%v), want the newest at %d", seqs, err, seq)
+	}
+	before := jobIDs(t, c)
+
+	tick, err := c.Log().AppendTick(context.Background(), t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replayed []uint64
+	opt = runnerOptions(t, c, nil)
+	opt.Snapshots = snaps
+	mk := func(o Options) *Runner {
+		inner := o.Processed
+		o.Processed = func(s uint64) { replayed = append(replayed, s); inner(s) }
+		return New(o)
+	}
+	r := runUntil(t, mk, opt, tick)
+	if fmt.Sprint(replayed) != fmt.Sprint([]uint64{tick}) {
+		t.Errorf("replayed records %v, want only %d (after the snapshot)", replayed, tick)
+	}
+	after := jobIDs(t, c)
+	if len(after) != len(before)+2 {
+		t.Fatalf("jobs %v after %v: want the two no-open firings added", after, before)
+	}
+	info, _ := r.Rules(context.Background())
+	if st := info.(RulesInfo); st.Events != 2 {
+		t.Errorf("restored engine counts %d events, want 2", st.Events)
+	}
+	c.Close()
+}
