@@ -80,6 +80,10 @@ type Runner struct {
 	pos     uint64 // the last log position processed
 	fence   Position
 	loadErr error
+	// torn is set while a record is being applied and stays set if that
+	// was cut short (shutdown): the engine then holds part of a record and
+	// must not be snapshotted.
+	torn bool
 
 	lastSnap  time.Time  // when the last snapshot was taken
 	savedSeq  uint64     // the position of the last snapshot saved
@@ -141,34 +145,42 @@ func (r *Runner) ruleError(rule string, err error) {
 // Run restores the newest usable snapshot, replays the log after it (the
 // whole log without one) and then follows the log until ctx ends, when it
 // takes a last snapshot. Jobs up to the newest one already on the action
-// stream are not queued again.
+// stream are not queued again. While the log or the queue is unavailable
+// Run waits and retries; it returns only when ctx ends.
 func (r *Runner) Run(ctx context.Context) error {
-	if r.opt.Actions != nil {
-		fence, err := lastPosition(ctx, r.opt.Actions)
-		if err != nil {
+	var from uint64
+	err := retry(ctx, r.log, "engine start", func() error {
+		if r.opt.Actions != nil {
+			fence, err := lastPosition(ctx, r.opt.Actions)
+			if err != nil {
+				return err
+			}
+			r.fence = fence
+		}
+		var err error
+		from, err = r.restore(ctx)
+		return err
+	})
+	if err != nil {
+		return nil // ctx ended
+	}
+	_ = retry(ctx, r.log, "reading the event log", func() error {
+		err := r.opt.Log.Read(ctx, from, func(rec streams.Record) error { return r.process(ctx, rec) })
+		if errors.Is(err, streams.ErrGap) && r.Position() < from {
+			// The records after the snapshot expired (log.max_age) while
+			// the engine was down: what they held is lost. Go on from what
+			// is left.
+			r.log.Error("the log no longer holds the records after the snapshot; continuing from the oldest record", "from", from, "err", err)
+			from = 0
 			return err
 		}
-		r.fence = fence
-	}
-	from, err := r.restore(ctx)
-	if err != nil {
+		if p := r.Position(); p >= from {
+			from = p + 1 // a record is applied whole or not at all: resume after it
+		}
 		return err
-	}
-	read := func(from uint64) error {
-		return r.opt.Log.Read(ctx, from, func(rec streams.Record) error { return r.process(ctx, rec) })
-	}
-	err = read(from)
-	if errors.Is(err, streams.ErrGap) && from > 0 && r.Position() < from {
-		// The records after the snapshot expired (log.max_age) while the
-		// engine was down: what they held is lost. Go on from what is left.
-		r.log.Error("the log no longer holds the records after the snapshot; continuing from the oldest record", "from", from, "err", err)
-		err = read(0)
-	}
-	if ctx.Err() != nil {
-		r.finalSnapshot()
-		return nil
-	}
-	return err
+	})
+	r.finalSnapshot()
+	return nil
 }
 
 // restore loads the newest usable snapshot and returns where to read from.
@@ -232,7 +244,7 @@ func (r *Runner) finalSnapshot() {
 	r.mu.Lock()
 	seq, saved := r.pos, r.savedSeq
 	var data []byte
-	if seq > saved {
+	if seq > saved && !r.torn {
 		data = r.eng.Snapshot()
 	}
 	r.mu.Unlock()
@@ -241,12 +253,13 @@ func (r *Runner) finalSnapshot() {
 	}
 }
 
-// process feeds one log record to the engine and queues its firings. A
-// queue error stops the engine: it is retried from the same record by the
-// caller restarting Run, never skipped.
+// process feeds one log record to the engine and queues its firings. It
+// returns an error only when ctx ends: then the record may be half done,
+// and Run stops.
 func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.torn = true
 	next := 0
 	var firings []engine.Firing
 	if rec.Tick {
@@ -273,7 +286,7 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 			}
 		}
 	}
-	r.pos = rec.Seq
+	r.pos, r.torn = rec.Seq, false
 	r.position.Set(float64(rec.Seq))
 	r.maybeSnapshot(rec.Seq)
 	if r.opt.Processed != nil {
@@ -290,10 +303,12 @@ func (r *Runner) suppress(ctx context.Context, ev *engine.Event, seq uint64) err
 	if reason == "" || r.opt.Suppress == nil || seq < r.fence.Seq {
 		return nil
 	}
-	if err := r.opt.Suppress.Add(ctx, ev.Email, reason, ev.Received); err != nil {
-		return fmt.Errorf("suppression of %s event at %d: %w", reason, seq, err)
-	}
-	return nil
+	return retry(ctx, r.log, "recording a suppression", func() error {
+		if err := r.opt.Suppress.Add(ctx, ev.Email, reason, ev.Received); err != nil {
+			return fmt.Errorf("suppression of %s event at %d: %w", reason, seq, err)
+		}
+		return nil
+	})
 }
 
 func (r *Runner) countEvent(ev *engine.Event, dupsBefore uint64) {
@@ -315,7 +330,9 @@ func (r *Runner) queue(ctx context.Context, firings []engine.Firing, seq uint64,
 			if !j.Pos.After(r.fence) {
 				continue
 			}
-			if err := publish(ctx, r.opt.Queue, &j); err != nil {
+			// A record's effect on the engine cannot be undone, so its jobs
+			// are published whatever it takes: the engine waits meanwhile.
+			if err := retry(ctx, r.log, "queueing a firing", func() error { return publish(ctx, r.opt.Queue, &j) }); err != nil {
 				return err
 			}
 			if j.Action.Kind != "" || f.Shadow || len(f.Actions) == 0 {
