@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
 	"syscall"
 
 	"github.com/heraldmail/herald/engine"
@@ -67,7 +71,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Logger:    m.Logger,
 	})
 	ctx, m.stopEngine = context.WithCancel(context.WithoutCancel(ctx))
-	m.engineWG.Add(3)
+	m.engineWG.Add(4)
 	go func() {
 		defer m.engineWG.Done()
 		if err := m.runner.Run(ctx); err != nil {
@@ -82,6 +86,10 @@ func (m *Main) startEngine(ctx context.Context) error {
 	go func() {
 		defer m.engineWG.Done()
 		m.reloadOnSIGHUP(ctx)
+	}()
+	go func() {
+		defer m.engineWG.Done()
+		m.reloadOnChange(ctx, m.rulesPath())
 	}()
 	m.Logger.Info("rules loaded", "file", rs.File, "version", rs.Version, "rules", len(rs.Rules))
 	return nil
@@ -134,4 +142,43 @@ type engineState struct {
 	stopEngine context.CancelFunc
 	engineWG   sync.WaitGroup
 	engineErr  atomic.Pointer[error]
+}
+
+// reloadDebounce lets an editor finish writing before the file is read.
+const reloadDebounce = 300 * time.Millisecond
+
+// reloadOnChange reloads the rules when their file changes. It watches the
+// directory, not the file: editors and deploy tools replace files by
+// renaming, which ends a watch on the file itself.
+func (m *Main) reloadOnChange(ctx context.Context, path string) {
+	if path == "" {
+		return
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		m.Logger.Warn("rules file not watched; reload with SIGHUP or POST /api/reload", "err", err)
+		return
+	}
+	defer w.Close()
+	abs, _ := filepath.Abs(path)
+	if err := w.Add(filepath.Dir(abs)); err != nil {
+		m.Logger.Warn("rules file not watched; reload with SIGHUP or POST /api/reload", "err", err)
+		return
+	}
+	var debounce <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-w.Events:
+			if filepath.Clean(ev.Name) == abs && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+				debounce = time.After(reloadDebounce)
+			}
+		case err := <-w.Errors:
+			m.Logger.Warn("watching the rules file", "err", err)
+		case <-debounce:
+			debounce = nil
+			m.reload(ctx, "file change")
+		}
+	}
 }
