@@ -307,6 +307,9 @@ func (m *Main) Close() error {
 			}
 			cancel()
 		}
+		if m.server != nil {
+			m.server.Close() // the appends in flight finish before the log closes
+		}
 		m.closeEngine()
 		if m.conn != nil {
 			if err := m.conn.Close(); err != nil {

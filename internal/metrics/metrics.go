@@ -38,6 +38,9 @@ type Metrics struct {
 	IngestDuration prometheus.Histogram
 	// LogErrors counts failed appends to the event log.
 	LogErrors prometheus.Counter
+	// LogAppends counts records appended to the event log by ingest;
+	// concurrent webhook bodies may share one record.
+	LogAppends prometheus.Counter
 
 	// EventsReceived counts decoded events by Mailjet event type. The
 	// ingest path does not decode, so the engine consumer increments it.
@@ -77,6 +80,10 @@ func New() *Metrics {
 			Name: "herald_log_errors_total",
 			Help: "Appends to the event log that failed.",
 		}),
+		LogAppends: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_log_appends_total",
+			Help: "Records appended to the event log by ingest (concurrent webhook bodies may share one).",
+		}),
 		EventsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_events_received_total",
 			Help: "Events decoded from the log, by Mailjet event type.",
@@ -90,7 +97,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.WebhookRequests, m.WebhookEvents, m.WebhookRejected, m.WebhookInFlight,
-		m.IngestDuration, m.LogErrors, m.EventsReceived, m.EventsDuplicate,
+		m.IngestDuration, m.LogErrors, m.LogAppends, m.EventsReceived, m.EventsDuplicate,
 	)
 	// Pre-create the label values operators alert on, so they read 0
 	// rather than being absent before the first rejection.

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/heraldmail/herald/internal/streams"
+	"github.com/heraldmail/herald/internal/webhook"
 )
 
 // value reads a counter or gauge.
@@ -73,6 +74,20 @@ func (l *memLog) bodies() []string {
 		out = append(out, string(r.Body))
 	}
 	return out
+}
+
+// events counts the events of every record.
+func (l *memLog) events(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, b := range l.bodies() {
+		k, err := webhook.Check([]byte(b))
+		if err != nil {
+			t.Fatalf("the log holds a bad body %q: %v", b, err)
+		}
+		n += k
+	}
+	return n
 }
 
 var testTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -101,6 +101,7 @@ type Server struct {
 	token      *secret    // nil: no admin token
 	codes      codeCounters
 	router     *mux.Router
+	batcher    *batcher
 }
 
 // New returns a Server for opts.
@@ -140,8 +141,14 @@ func New(opts Options) *Server {
 	}
 	s.codes = newCodeCounters(s.metrics)
 	s.router = s.routes()
+	s.batcher = newBatcher(s.log, s.metrics.LogAppends, int(min(s.opts.MaxBody, batchMaxBytes)), appenders)
 	return s
 }
+
+// Close stops the log appenders once the appends in flight are done. Call
+// it after the HTTP server has shut down; webhook requests still arriving
+// get 503.
+func (s *Server) Close() { s.batcher.close() }
 
 // Handler returns the http.Handler serving every herald endpoint.
 func (s *Server) Handler() http.Handler { return s.router }

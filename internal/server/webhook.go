@@ -64,7 +64,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) int {
 		w.WriteHeader(http.StatusOK)
 		return http.StatusOK
 	}
-	if _, err := s.log.Append(r.Context(), body, received); err != nil {
+	if err := s.batcher.append(body, received); err != nil {
 		if errors.Is(err, streams.ErrTooLarge) { // retrying cannot help
 			return s.reject(w, http.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, "body too large for the event log")
 		}

@@ -236,8 +236,8 @@ func TestWebhookOverTheConcurrencyCap(t *testing.T) {
 	if rec := post(s, sentEvent); rec.Code != 200 {
 		t.Errorf("after the others finished: status %d, want 200", rec.Code)
 	}
-	if got := len(log.bodies()); got != limit+1 {
-		t.Errorf("log holds %d records, want %d", got, limit+1)
+	if got := log.events(t); got != limit+1 {
+		t.Errorf("log holds %d events, want %d", got, limit+1)
 	}
 }
 

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldmail/herald/internal/streams"
+	"github.com/heraldmail/herald/internal/webhook"
+)
+
+func TestMergeBodies(t *testing.T) {
+	bodies := []string{
+		sentEvent,
+		" [" + openEvent + " , " + sentEvent + "]\n",
+		"\t" + openEvent + " ",
+		"[ " + sentEvent + " ]",
+	}
+	var batch []*pendingAppend
+	for _, b := range bodies {
+		batch = append(batch, &pendingAppend{body: []byte(b)})
+	}
+	got := string(mergeBodies(nil, batch))
+	want := "[" + sentEvent + "," + openEvent + " , " + sentEvent + "," + openEvent + "," + sentEvent + "]"
+	if got != want {
+		t.Fatalf("merged\n%s\nwant\n%s", got, want)
+	}
+	if n, err := webhook.Check([]byte(got)); n != 5 || err != nil {
+		t.Errorf("Check(merged) = %d, %v; want 5 events", n, err)
+	}
+}
+
+// gatedLog is a memLog whose appends wait until gate is closed.
+type gatedLog struct {
+	memLog
+	gate chan struct{}
+}
+
+func (l *gatedLog) Append(ctx context.Context, body []byte, received time.Time) (uint64, error) {
+	<-l.gate
+	return l.memLog.Append(ctx, body, received)
+}
+
+// Requests that arrive while the appender is busy are merged into one
+// record, and each is answered once that record is stored.
+func TestBatcherMergesWaitingRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &gatedLog{gate: make(chan struct{})}
+		b := newBatcher(log, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), batchMaxBytes, 1)
+		defer b.close()
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		post := func(i int, body string) {
+			wg.Go(func() { errs[i] = b.append([]byte(body), testTime) })
+		}
+		post(0, sentEvent)
+		synctest.Wait() // the appender holds request 0, waiting on the log
+		for i := 1; i < 6; i++ {
+			post(i, fmt.Sprintf(`{"event":"open","MessageID":%d}`, i))
+		}
+		synctest.Wait() // requests 1-5 wait for the appender
+		close(log.gate)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+		}
+		got := log.bodies()
+		if len(got) != 2 || got[0] != sentEvent {
+			t.Fatalf("records %q, want request 0 alone, then one for the others", got)
+		}
+		// The waiting requests are merged in the order the appender took them.
+		for i := 1; i < 6; i++ {
+			if !strings.Contains(got[1], fmt.Sprintf(`{"event":"open","MessageID":%d}`, i)) {
+				t.Errorf("request %d missing from %s", i, got[1])
+			}
+		}
+		if n, err := webhook.Check([]byte(got[1])); n != 5 || err != nil {
+			t.Errorf("Check(record) = %d, %v; want 5 events", n, err)
+		}
+	})
+}
+
+// A failed append fails every request of the batch.
+func TestBatcherFailureFailsTheBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &gatedLog{gate: make(chan struct{})}
+		log.appendErr = errors.New("stream full")
+		b := newBatcher(log, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), batchMaxBytes, 1)
+		defer b.close()
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Go(func() { errs[i] = b.append([]byte(sentEvent), testTime) })
+			synctest.Wait()
+		}
+		close(log.gate)
+		wg.Wait()
+		for i, err := range errs {
+			if err == nil || !strings.Contains(err.Error(), "stream full") {
+				t.Errorf("request %d: %v, want the log's error", i, err)
+			}
+		}
+		if got := log.bodies(); len(got) != 0 {
+			t.Errorf("log holds %q", got)
+		}
+	})
+}
+
+// Bodies that would make a record larger than the cap go in the next one.
+func TestBatcherSizeCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &gatedLog{gate: make(chan struct{})}
+		b := newBatcher(log, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), 2*len(sentEvent)+3, 1) // room for two events
+		defer b.close()
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Go(func() {
+				if err := b.append([]byte(sentEvent), testTime); err != nil {
+					t.Error(err)
+				}
+			})
+			synctest.Wait()
+		}
+		close(log.gate)
+		wg.Wait()
+		got := log.bodies()
+		if len(got) != 3 { // 1 alone, then 2 + 2
+			t.Fatalf("%d records %q, want 3", len(got), got)
+		}
+		for _, r := range got {
+			if len(r) > 2*len(sentEvent)+3 {
+				t.Errorf("record of %d bytes over the cap", len(r))
+			}
+		}
+		if n := log.events(t); n != 5 {
+			t.Errorf("%d events stored, want 5", n)
+		}
+	})
+}
+
+// tooLargeLog refuses records larger than limit with streams.ErrTooLarge.
+type tooLargeLog struct {
+	memLog
+	gate  chan struct{}
+	limit int
+}
+
+func (l *tooLargeLog) Append(ctx context.Context, body []byte, received time.Time) (uint64, error) {
+	<-l.gate
+	if len(body) > l.limit {
+		return 0, fmt.Errorf("%w: %d bytes", streams.ErrTooLarge, len(body))
+	}
+	return l.memLog.Append(ctx, body, received)
+}
+
+// When the log refuses a merged record as too large, each body is
+// appended on its own.
+func TestBatcherTooLargeFallsBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &tooLargeLog{gate: make(chan struct{}), limit: len(sentEvent) + 10}
+		b := newBatcher(log, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), batchMaxBytes, 1)
+		defer b.close()
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				if err := b.append([]byte(sentEvent), testTime); err != nil {
+					t.Error(err)
+				}
+			})
+			synctest.Wait()
+		}
+		close(log.gate)
+		wg.Wait()
+		if got := log.bodies(); len(got) != 4 {
+			t.Errorf("%d records, want 4 single ones", len(got))
+		}
+	})
+}
+
+func TestBatcherClosed(t *testing.T) {
+	b := newBatcher(&memLog{}, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), batchMaxBytes, 2)
+	b.close()
+	b.close() // twice is fine
+	if err := b.append([]byte(sentEvent), testTime); !errors.Is(err, errClosed) {
+		t.Errorf("append after close: %v, want errClosed", err)
+	}
+}
