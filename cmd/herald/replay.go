@@ -20,15 +20,17 @@ import (
 // herald.yaml] EVENTS…`: it runs the rules over Mailjet payloads read from
 // files (a JSON object, a JSON array, or JSON lines of either; "-" is
 // standard input) with each event's `time` as the clock, and prints one
-// JSON object per firing.
+// JSON object per firing, or with --explain a text report of why each rule
+// fired or did not.
 func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("herald replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rulesPath := fs.String("rules", "", "rules `file` (required)")
 	cfgPath := fs.String("config", "", "herald.yaml `file`: check actions against its connections")
+	explain := fs.Bool("explain", false, "print, per event, which rules it reached and why each fired or not, instead of JSON lines")
 	until := fs.String("until", "", "after the last event, advance the clock to this RFC 3339 `time`, or by a duration such as +24h, so pending timers fire")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: herald replay --rules RULES.yaml [--config herald.yaml] [--until +24h] EVENTS…")
+		fmt.Fprintln(stderr, "usage: herald replay --rules RULES.yaml [--config herald.yaml] [--until +24h] [--explain] EVENTS…")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,9 +53,12 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	rp := &replayer{out: json.NewEncoder(stdout), eng: engine.New(rs, engine.Options{
-		OnError: func(rule string, err error) { fmt.Fprintf(stderr, "rule %s: %v\n", rule, err) },
-	})}
+	rp := &replayer{out: json.NewEncoder(stdout)}
+	if *explain {
+		rp.exp = newExplainPrinter(stdout, rs, func(t time.Time) string { return t.UTC().Format(time.RFC3339) })
+	}
+	rp.sim = newSim(rs, simOptions{Explain: *explain, MaxTicks: maxTicksPerGap, Step: rp.step,
+		OnError: func(rule string, err error) { fmt.Fprintf(stderr, "rule %s: %v\n", rule, err) }})
 	for _, path := range fs.Args() {
 		if err := rp.file(path, stdin); err != nil {
 			fmt.Fprintf(stderr, "herald replay: %v\n", err)
@@ -67,13 +72,12 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// replayer feeds decoded events to an engine in input order, ticking the
-// clock every second between events like `herald serve` does.
+// replayer feeds decoded events to the rules in input order, ticking the
+// clock every second between events like herald serve does.
 type replayer struct {
-	eng  *engine.Engine
-	out  *json.Encoder
-	pos  uint64
-	tick time.Time // the last tick
+	sim *sim
+	out *json.Encoder
+	exp *explainPrinter // nil: JSON lines
 }
 
 // maxTicksPerGap bounds the ticks between two events far apart in time:
@@ -108,34 +112,19 @@ func readInput(path string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
+// body feeds one webhook body: one log record, its events at their time.
 func (rp *replayer) body(path string, line int, data []byte) error {
 	events, err := webhook.Decode(data, time.Time{})
 	if err != nil {
 		return fmt.Errorf("%s:%d: %w", path, line, err)
 	}
-	rp.pos++
+	rp.sim.record()
 	for i := range events {
 		ev := &events[i]
 		ev.Received = time.Unix(ev.Time, 0).UTC()
-		rp.ticksUntil(ev.Received)
-		rp.print(rp.eng.Event(ev, rp.pos))
+		rp.sim.event(ev)
 	}
 	return nil
-}
-
-// ticksUntil ticks every whole second from the last tick up to t.
-func (rp *replayer) ticksUntil(t time.Time) {
-	if rp.tick.IsZero() {
-		rp.tick = t.Truncate(time.Second)
-		return
-	}
-	if gap := t.Sub(rp.tick); gap > maxTicksPerGap*time.Second {
-		rp.tick = t.Add(-maxTicksPerGap * time.Second).Truncate(time.Second)
-	}
-	for next := rp.tick.Add(time.Second); !next.After(t); next = next.Add(time.Second) {
-		rp.tick = next
-		rp.print(rp.eng.Tick(next, rp.pos))
-	}
 }
 
 // finish advances the clock to --until, if given.
@@ -149,7 +138,7 @@ func (rp *replayer) finish(until string) error {
 		if err != nil {
 			return fmt.Errorf("--until: %w", err)
 		}
-		end = rp.eng.Now().Add(d)
+		end = rp.sim.eng.Now().Add(d)
 	} else {
 		t, err := time.Parse(time.RFC3339, until)
 		if err != nil {
@@ -157,26 +146,35 @@ func (rp *replayer) finish(until string) error {
 		}
 		end = t
 	}
-	rp.ticksUntil(end)
+	rp.sim.until(end)
 	return nil
+}
+
+// step prints what one event or tick did: its firings as JSON lines, or
+// with --explain the text report.
+func (rp *replayer) step(st *simStep) {
+	if rp.exp != nil {
+		rp.exp.step(st)
+		return
+	}
+	for _, f := range st.Firings {
+		_ = rp.out.Encode(replayFiring{Rule: f.Rule, ID: f.ID, At: f.At, Key: f.Key, Resolve: f.Resolve,
+			Shadow: f.Shadow, Suppressed: f.AllSuppressed, Actions: renderedActions(f.Actions)})
+	}
 }
 
 // replayFiring is what replay prints per firing.
 type replayFiring struct {
-	Rule    string           `json:"rule"`
-	ID      string           `json:"id"`
-	At      time.Time        `json:"at"`
-	Key     string           `json:"key"`
-	Resolve bool             `json:"resolve,omitempty"`
-	Shadow  bool             `json:"shadow,omitempty"`
-	Actions []map[string]any `json:"actions"`
-}
-
-func (rp *replayer) print(fs []engine.Firing) {
-	for _, f := range fs {
-		_ = rp.out.Encode(replayFiring{Rule: f.Rule, ID: f.ID, At: f.At, Key: f.Key, Resolve: f.Resolve,
-			Shadow: f.Shadow, Actions: renderedActions(f.Actions)})
-	}
+	Rule    string    `json:"rule"`
+	ID      string    `json:"id"`
+	At      time.Time `json:"at"`
+	Key     string    `json:"key"`
+	Resolve bool      `json:"resolve,omitempty"`
+	Shadow  bool      `json:"shadow,omitempty"`
+	// Suppressed is true when every mailjet recipient of the firing was
+	// suppressed by an earlier event: herald serve sends them nothing.
+	Suppressed bool             `json:"suppressed,omitempty"`
+	Actions    []map[string]any `json:"actions"`
 }
 
 // renderedActions shows each action as {kind: params}, with its
