@@ -88,7 +88,7 @@ func (a *absence) fire(e *Engine, t stored) {
 	unpack(t.data, r.fields, &ev)
 	env := e.eventEnv(&ev)
 	k, _ := e.keyOf(r, r.by, env)
-	e.emit(firing{r: r, key: k, id: newHash().u64(t.id), at: t.at, email: ev.Email, env: env, limitOn: true})
+	e.emit(firing{r: r, key: k, id: newHash().u64(t.id).u64(uint64(t.at)), at: t.at, email: ev.Email, env: env, limitOn: true})
 }
 
 func (a *absence) tick(*Engine) {}

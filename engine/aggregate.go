@@ -3,6 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/expr-lang/expr/file"
 
 	"github.com/expr-lang/expr/ast"
 	"gopkg.in/yaml.v3"
@@ -78,15 +81,33 @@ func (p *aggPatch) find(call *ast.CallNode, fn string) *aggregate {
 	a := &aggregate{fn: fn, src: src, isInt: fn == "count" || fn == "distinct"}
 	if want == 1 {
 		arg := call.Arguments[0].String()
-		a.arg = p.c.compileExpr(p.node, p.key, arg, p.offset+call.Location().From, scopeEvent, fn == "count" || fn == "ratio")
-		if a.arg == nil {
-			p.err = errReported // the argument's own error is already reported
+		prog, err := p.c.compileRaw(p.node, p.key, arg, 0, scopeEvent, fn == "count" || fn == "ratio")
+		if err != nil {
+			p.reportArg(call, arg, err)
+			p.err = errReported
 			return nil
 		}
+		a.arg = prog
 	}
 	a.slot = p.c.countSlots(a.isInt)
 	*p.c.aggs = append(*p.c.aggs, a)
 	return a
+}
+
+// reportArg reports an error in an aggregate's argument against the whole
+// expression, so the caret points into what the author wrote.
+func (p *aggPatch) reportArg(call *ast.CallNode, arg string, err error) {
+	var fe *file.Error
+	src := p.node.Value[p.offset:]
+	start := strings.Index(src, arg) // the argument as printed; usually as written
+	if start < 0 || !errors.As(err, &fe) {
+		p.c.errs.expr(p.node, p.offset, p.c.rule, p.key, err)
+		return
+	}
+	// expr's columns count runes on the error's line of the argument.
+	at := start + len(string([]rune(arg)[:min(fe.From, len([]rune(arg)))]))
+	whole := (&file.Error{Location: file.Location{From: len([]rune(src[:at]))}, Message: fe.Message}).Bind(file.NewSource(src))
+	p.c.errs.expr(p.node, p.offset, p.c.rule, p.key, whole)
 }
 
 // countSlots returns the next free slot of the kind.

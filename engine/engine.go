@@ -161,15 +161,19 @@ func (e *Engine) Event(ev *Event, pos uint64) []Firing {
 		return e.out
 	}
 	e.stats.Events++
+	if len(ev.PayloadMap) > 0 {
+		normalizeNumbers(ev.PayloadMap)
+	}
+	if ev.Extra != nil {
+		normalizeNumbers(ev.Extra)
+	}
 	e.explainTypes(ev)
 	e.ev = ev
 	for _, run := range e.byType[ev.Type] {
 		run.event(e, ev)
 	}
 	for _, run := range e.any {
-		if !run.rule().on[ev.Type] { // already reached through byType
-			run.event(e, ev)
-		}
+		run.event(e, ev)
 	}
 	e.ev = nil
 	return e.out

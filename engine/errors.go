@@ -71,6 +71,7 @@ func AsLoadErrors(err error) LoadErrors {
 // errs collects load errors for one file while it is parsed.
 type errs struct {
 	file     string
+	lines    []string // the file's lines, to place errors inside block scalars
 	list     LoadErrors
 	warnings []string
 }
@@ -107,7 +108,7 @@ func (c *errs) expr(n *yaml.Node, offset int, rule, key string, err error) {
 		switch n.Style {
 		case yaml.LiteralStyle, yaml.FoldedStyle:
 			le.Line = n.Line + fe.Line
-			le.Column = n.Column + 2 + fe.Column // block content is indented past the key
+			le.Column = c.indent(n.Line+1) + 1 + fe.Column // the block's indentation, from its first line
 		case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
 			le.Line = n.Line + fe.Line - 1
 			le.Column = n.Column + 1 + offset + fe.Column
@@ -117,6 +118,15 @@ func (c *errs) expr(n *yaml.Node, offset int, rule, key string, err error) {
 		}
 	}
 	c.list = append(c.list, le)
+}
+
+// indent returns how many spaces start line (1-based) of the file.
+func (c *errs) indent(line int) int {
+	if line < 1 || line > len(c.lines) {
+		return 0
+	}
+	l := c.lines[line-1]
+	return len(l) - len(strings.TrimLeft(l, " "))
 }
 
 // err returns the errors in file order, or nil.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -80,6 +81,20 @@ type exprCompiler struct {
 // src starts inside the scalar's value). asBool requires a bool result.
 // It returns nil after reporting an error.
 func (c *exprCompiler) compileExpr(n *yaml.Node, key, src string, offset int, sc scope, asBool bool) *program {
+	p, err := c.compileRaw(n, key, src, offset, sc, asBool)
+	if errors.Is(err, errReported) {
+		return nil
+	}
+	if err != nil {
+		c.errs.expr(n, offset, c.rule, key, err)
+		return nil
+	}
+	return p
+}
+
+// compileRaw compiles src and returns its error unreported; errReported
+// means an aggregate's argument already reported its own.
+func (c *exprCompiler) compileRaw(n *yaml.Node, key, src string, offset int, sc scope, asBool bool) (*program, error) {
 	check := &scopeCheck{scope: sc, ours: map[ast.Node]bool{}}
 	opts := []expr.Option{expr.Env(env{})}
 	opts = append(opts, helperFunctions...)
@@ -91,26 +106,26 @@ func (c *exprCompiler) compileExpr(n *yaml.Node, key, src string, offset int, sc
 	} else {
 		opts = append(opts, aggregateFunctions(false)...)
 	}
+	// varsPatch sees vars.NAME before varsWhole turns a bare vars into
+	// the whole map.
 	opts = append(opts, expr.Patch(check), expr.Patch(&varsPatch{vars: c.vars, check: check}),
-		expr.Patch(nowPatch{}))
+		expr.Patch(varsWhole{c.vars}), expr.Patch(nowPatch{}))
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
 	p, err := expr.Compile(src, opts...)
-	if err == nil {
-		err = check.err(src)
+	// The patches ran before expr's type check: their findings explain
+	// what the type check then trips on (count() in a plain rule is a
+	// call of the int field count).
+	switch {
+	case aggp != nil && aggp.err != nil:
+		return nil, aggp.err
+	case check.bad != nil:
+		return nil, check.err(src)
+	case err != nil:
+		return nil, err
 	}
-	if err == nil && aggp != nil {
-		err = aggp.err
-	}
-	if errors.Is(err, errReported) {
-		return nil
-	}
-	if err != nil {
-		c.errs.expr(n, offset, c.rule, key, err)
-		return nil
-	}
-	return &program{src: src, prog: p}
+	return &program{src: src, prog: p}, nil
 }
 
 // scopeCheck rejects names that the expression's place does not offer.
@@ -120,24 +135,25 @@ type scopeCheck struct {
 	scope scope
 	ours  map[ast.Node]bool // nodes the patches made, not the rule's author
 	bad   *file.Error
+	badAt ast.Node // the node bad is about
 }
 
 func (s *scopeCheck) Visit(node *ast.Node) {
-	if s.bad != nil {
-		return
-	}
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if s.ours[n] {
+		if s.bad != nil || s.ours[n] {
 			return
 		}
 		if msg := s.refuse(n.Value); msg != "" {
-			s.bad = &file.Error{Location: n.Location(), Message: msg}
+			s.bad, s.badAt = &file.Error{Location: n.Location(), Message: msg}, n
 		}
 	case *ast.CallNode:
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok && aggregateNames[id.Value] && s.scope != scopeWindow {
-			s.bad = &file.Error{Location: n.Location(),
-				Message: fmt.Sprintf("%s() is an aggregate: it can only be used in window rules (when, resolve_when and their actions)", id.Value)}
+		// The callee was visited first: an aggregate's name explains
+		// better as an aggregate than as a name.
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		if ok && aggregateNames[id.Value] && s.scope != scopeWindow && (s.bad == nil || s.badAt == n.Callee) {
+			s.bad, s.badAt = &file.Error{Location: n.Location(),
+				Message: fmt.Sprintf("%s() is an aggregate: it can only be used in window rules (when, resolve_when and their actions)", id.Value)}, n
 		}
 	}
 }
@@ -166,8 +182,7 @@ func (s *scopeCheck) err(src string) error {
 }
 
 // varsPatch replaces vars.NAME (and vars["NAME"]) by the constant, so a
-// variable is typed at load and an unknown one is an error; a bare `vars`
-// becomes the whole map.
+// variable is typed at load and an unknown one is an error.
 type varsPatch struct {
 	vars  map[string]any
 	check *scopeCheck
@@ -187,15 +202,20 @@ func (p *varsPatch) Visit(node *ast.Node) {
 		v, ok := p.vars[name.Value]
 		if !ok {
 			if p.check.bad == nil {
-				p.check.bad = &file.Error{Location: n.Location(), Message: fmt.Sprintf("unknown variable vars.%s", name.Value)}
+				p.check.bad = &file.Error{Location: id.Location(), Message: fmt.Sprintf("unknown variable vars.%s", name.Value)}
 			}
 			return
 		}
 		ast.Patch(node, &ast.ConstantNode{Value: v})
-	case *ast.IdentifierNode:
-		if n.Value == "vars" {
-			ast.Patch(node, &ast.ConstantNode{Value: p.vars})
-		}
+	}
+}
+
+// varsWhole replaces a bare `vars` (not followed by .NAME) by the map.
+type varsWhole struct{ vars map[string]any }
+
+func (p varsWhole) Visit(node *ast.Node) {
+	if n, ok := (*node).(*ast.IdentifierNode); ok && n.Value == "vars" {
+		ast.Patch(node, &ast.ConstantNode{Value: p.vars})
 	}
 }
 
@@ -260,6 +280,9 @@ func toFloat(v any) float64 {
 		return float64(x)
 	case uint64:
 		return float64(x)
+	case json.Number:
+		f, _ := x.Float64()
+		return f
 	case bool:
 		if x {
 			return 1

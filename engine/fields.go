@@ -204,7 +204,32 @@ func ParsePayload(s string) map[string]any {
 	if err := d.Decode(&m); err != nil {
 		return map[string]any{}
 	}
+	normalizeNumbers(m)
 	return m
+}
+
+// normalizeNumbers turns the json.Number values of decoded JSON (in maps
+// and lists, in place) into int64 when they are whole and fit, else
+// float64, so expressions compare and add them as numbers.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+	case map[string]any:
+		for k, item := range x {
+			x[k] = normalizeNumbers(item)
+		}
+	case []any:
+		for i, item := range x {
+			x[i] = normalizeNumbers(item)
+		}
+	}
+	return v
 }
 
 // fieldValue returns field i of ev as an expression would see it.

@@ -33,7 +33,7 @@ func LoadFile(path string, opt ParseOptions) (*RuleSet, error) {
 
 // Parse compiles the rules in data; file names them in errors.
 func Parse(file string, data []byte, opt ParseOptions) (*RuleSet, error) {
-	e := &errs{file: file}
+	e := &errs{file: file, lines: strings.Split(string(data), "\n")}
 	sum := sha256.Sum256(data)
 	rs := &RuleSet{File: file, Version: hex.EncodeToString(sum[:6]), Vars: map[string]any{}}
 	var doc yaml.Node
@@ -99,7 +99,7 @@ func yamlError(file string, err error) *LoadError {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.TrimSpace(strings.Replace(msg, m[0], "", 1))
 	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.TrimSpace(strings.TrimPrefix(msg, "yaml: "))
 	return &LoadError{File: file, Line: line, Column: 1, Message: "YAML: " + msg}
 }
 
@@ -113,7 +113,10 @@ func (rs *RuleSet) index() {
 			continue
 		}
 		if r.onAll {
+			// Every event reaches it through rs.any, including its after
+			// or unless type: not through byType too.
 			rs.any = append(rs.any, r)
+			continue
 		}
 		types := map[string]bool{}
 		for _, t := range r.On {
@@ -181,14 +184,18 @@ func mappingKeys(e *errs, n *yaml.Node, rule, key string, allowed ...string) map
 	return out
 }
 
-// suggest returns ` (did you mean "x"?)` for a near miss.
+// suggest returns ` (did you mean "x"?)` for the nearest near miss.
 func suggest(name string, allowed []string) string {
+	best, bestD := "", 3
 	for _, a := range allowed {
-		if editDistance(name, a) <= 2 {
-			return fmt.Sprintf(" (did you mean %q?)", a)
+		if d := editDistance(name, a); d < bestD {
+			best, bestD = a, d
 		}
 	}
-	return ""
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
 func editDistance(a, b string) int {
@@ -214,12 +221,14 @@ func editDistance(a, b string) int {
 // ParseDuration parses a Go duration ("15m", "1h30m") or whole days ("7d",
 // "30d", "1d12h").
 func ParseDuration(s string) (time.Duration, error) {
+	orig := s
 	s = strings.TrimSpace(s)
+	bad := fmt.Errorf("invalid duration %q (examples: 90s, 15m, 24h, 7d)", orig)
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
+		if err != nil || n < 0 {
+			return 0, bad
 		}
 		days = time.Duration(n) * 24 * time.Hour
 		s = s[i+1:]
@@ -229,7 +238,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (examples: 90s, 15m, 24h, 7d)", s)
+		return 0, bad
 	}
 	return days + d, nil
 }

@@ -146,7 +146,7 @@ rules:
 // again; its firing must not reuse the first firing's id, or the action
 // queue drops it as a replay.
 func TestFiringIDAfterDedupHorizon(t *testing.T) {
-	knownBug(t, "plain/absence/sequence firing ids are the event's dedup key, so an event re-sent after the dedup horizon fires again with the same id")
+
 	e := engine.New(parse(t, `version: 1
 rules:
   - {name: sends, on: sent, do: [slack: {text: "{{ MessageID }}"}]}

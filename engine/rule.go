@@ -63,6 +63,7 @@ type Rule struct {
 	// window
 	window      time.Duration
 	bucket      time.Duration
+	buckets     int // the window is this many buckets of width bucket
 	when        *program
 	resolveWhen *program // nil: resolve when `when` is false
 	repeat      time.Duration

@@ -219,10 +219,9 @@ func (p *ruleParser) parseLink(r *Rule, key string) {
 
 func (p *ruleParser) parseWindow(r *Rule) {
 	r.window = p.duration(p.keys["window"], "window")
-	r.bucket = r.window / windowBuckets
-	if r.bucket < time.Second {
-		r.bucket = time.Second
-	}
+	// At most 60 buckets of at least a second: a 30s window has 30.
+	r.bucket = max(r.window/windowBuckets, time.Second)
+	r.buckets = int(max(min(r.window/r.bucket, windowBuckets), 1))
 	if v := p.keys["repeat"]; v != nil {
 		r.repeat = p.duration(v, "repeat")
 	}
@@ -333,6 +332,11 @@ func (p *ruleParser) stateHash(r *Rule) uint64 {
 	if r.limit != nil {
 		h = h.u64(uint64(r.limit.max)).u64(uint64(r.limit.per))
 		progs = append(progs, r.limit.by)
+	}
+	// when's compiled form reads aggregates by slot: hash what each slot
+	// holds, including aggregates only the actions use.
+	for _, a := range r.aggs {
+		h = h.str(a.src)
 	}
 	for _, pr := range progs {
 		if pr == nil {

@@ -36,15 +36,20 @@ func (s *sequence) event(e *Engine, ev *Event) {
 	}
 	kh := uint64(newHash().str(k))
 	if r.matches(ev.Type) {
-		s.successor(e, ev, k, kh)
+		// An event that is also of the after type (on: open, after: open)
+		// becomes the next one's predecessor rather than waiting for one.
+		s.successor(e, ev, k, kh, ev.Type != r.other)
 	}
 	if ev.Type == r.other {
 		s.predecessor(e, ev, k, kh)
 	}
 }
 
-func (s *sequence) successor(e *Engine, ev *Event, k string, kh uint64) {
+func (s *sequence) successor(e *Engine, ev *Event, k string, kh uint64, mayWait bool) {
 	pred, ok := s.preds[kh]
+	if !ok && !mayWait {
+		return
+	}
 	if !ok {
 		w := stored{key: kh, at: e.now + int64(s.r.within), id: e.key, data: pack(ev, s.r.fields)}
 		s.waiting[kh] = append(s.waiting[kh], w)
@@ -87,7 +92,7 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k string) {
 		return
 	}
 	e.count(r, func(st *RuleStats) { st.Matched++ })
-	e.emit(firing{r: r, key: k, id: newHash().u64(id), at: e.now, email: ev.Email, env: env, limitOn: true})
+	e.emit(firing{r: r, key: k, id: newHash().u64(id).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
 }
 
 func (s *sequence) advance(e *Engine) {

@@ -5,6 +5,8 @@ import "slices"
 // Each kind saves and loads its state; the limiter is saved first by all.
 
 func (b *base) saveLimit(w *writer) {
+	w.i(b.lastAt)
+	w.u(b.nAt)
 	if b.lim == nil {
 		w.u(0)
 		return
@@ -19,6 +21,7 @@ func (b *base) saveLimit(w *writer) {
 }
 
 func (b *base) loadLimit(r *reader) {
+	b.lastAt, b.nAt = r.i(), r.u()
 	n := r.n()
 	if n == 0 || b.lim == nil {
 		return
@@ -172,8 +175,9 @@ func (w *window) load(r *reader) {
 			}
 		}
 		g.active, g.lastFire = r.bool(), r.i()
-		if len(g.n) != windowBuckets || len(g.totI) != ni || len(g.totF) != nf || len(g.seen) != nd ||
-			len(g.ints) != windowBuckets*ni || len(g.floats) != windowBuckets*nf || len(g.seenBy) != windowBuckets*nd {
+		nb := w.r.buckets
+		if len(g.n) != nb || len(g.totI) != ni || len(g.totF) != nf || len(g.seen) != nd ||
+			len(g.ints) != nb*ni || len(g.floats) != nb*nf || len(g.seenBy) != nb*nd {
 			r.fail("window group shape")
 			return
 		}

@@ -119,10 +119,23 @@ func (l *limiter) expire(now int64) {
 	}
 }
 
-// base is what every runner has: its rule and its limiter.
+// base is what every runner has: its rule, its limiter, and a count of
+// its firings at the current instant, which keeps ids unique when a rule
+// fires twice at one time.
 type base struct {
-	r   *Rule
-	lim *limiter
+	r      *Rule
+	lim    *limiter
+	lastAt int64
+	nAt    uint64
+}
+
+// instant numbers the rule's firings at time now: 1, 2, … per instant.
+func (b *base) instant(now int64) uint64 {
+	if now != b.lastAt {
+		b.lastAt, b.nAt = now, 0
+	}
+	b.nAt++
+	return b.nAt
 }
 
 func (b *base) rule() *Rule     { return b.r }

@@ -38,6 +38,7 @@ type value struct {
 // each expression in scope sc.
 func (c *exprCompiler) compileTemplate(n *yaml.Node, key, s string, sc scope) *template {
 	t := &template{}
+	failed := false
 	rest, off := s, 0
 	for {
 		i := strings.Index(rest, "{{")
@@ -62,11 +63,14 @@ func (c *exprCompiler) compileTemplate(n *yaml.Node, key, s string, sc scope) *t
 		}
 		p := c.compileExpr(n, key, src, off+i+2, sc, false)
 		if p == nil {
-			return nil
+			failed = true // go on: report every expression's error at once
 		}
 		t.parts = append(t.parts, tmplPart{prog: p})
 		off += i + 2 + j + 2
 		rest = rest[i+2+j+2:]
+	}
+	if failed {
+		return nil
 	}
 	t.whole = len(t.parts) == 1 && t.parts[0].prog != nil
 	return t

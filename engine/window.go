@@ -2,8 +2,9 @@ package engine
 
 import "fmt"
 
-// windowBuckets is how many buckets a window is cut into: an event counts
-// for between window - window/60 and window after it arrived.
+// windowBuckets is how many buckets a window is cut into, at most, with
+// buckets of at least a second: an event counts for between window -
+// bucket and window after it arrived.
 const windowBuckets = 60
 
 // window keeps a sliding window of aggregates per group and fires when
@@ -62,7 +63,7 @@ func (w *window) group(key string) *wgroup {
 	}
 	r := w.r
 	ni, nf, nd := r.aggCounts()
-	nb := windowBuckets
+	nb := r.buckets
 	g := &wgroup{key: key, n: make([]int64, nb), ints: make([]int64, nb*ni), floats: make([]float64, nb*nf),
 		totI: make([]int64, ni), totF: make([]float64, nf)}
 	if nd > 0 {
@@ -81,7 +82,7 @@ func (w *window) group(key string) *wgroup {
 // aggregate's argument failed on this event (the event is not counted).
 func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 	r := w.r
-	b := int(g.newest % windowBuckets)
+	b := int(g.newest % int64(len(g.n)))
 	vals := make([]any, len(r.aggs))
 	for i, a := range r.aggs {
 		if a.arg == nil {
@@ -130,13 +131,11 @@ func (g *wgroup) rotate(cur int64) {
 	if cur <= g.newest {
 		return
 	}
-	steps := cur - g.newest
-	if steps > windowBuckets {
-		steps = windowBuckets
-	}
+	nb := int64(len(g.n))
+	steps := min(cur-g.newest, nb)
 	ni, nf, nd := len(g.totI), len(g.totF), len(g.seen)
 	for s := int64(1); s <= steps; s++ {
-		b := int((g.newest + s) % windowBuckets)
+		b := int((g.newest + s) % nb)
 		g.totN -= g.n[b]
 		g.n[b] = 0
 		for i := 0; i < ni; i++ {
@@ -158,7 +157,7 @@ func (g *wgroup) rotate(cur int64) {
 func (g *wgroup) forget(b, d int, cur int64) {
 	nd := len(g.seen)
 	for _, h := range g.seenBy[b*nd+d] {
-		if last, ok := g.seen[d][h]; ok && last <= cur-windowBuckets {
+		if last, ok := g.seen[d][h]; ok && last <= cur-int64(len(g.n)) {
 			delete(g.seen[d], h)
 		}
 	}
@@ -207,15 +206,15 @@ func (w *window) evaluate(e *Engine, g *wgroup) {
 	switch {
 	case !g.active && when:
 		g.active, g.lastFire = true, e.now
-		e.emit(firing{r: r, key: g.key, id: newHash().str(g.key).u64(uint64(e.now)).str("fire"), at: e.now, env: env, limitOn: true})
+		e.emit(firing{r: r, key: g.key, id: w.id(e, g, "fire"), at: e.now, env: env, limitOn: true})
 	case g.active && w.resolved(e, env, when):
 		g.active = false
 		if len(r.onResolve) > 0 {
-			e.emit(firing{r: r, key: g.key, id: newHash().str(g.key).u64(uint64(e.now)).str("resolve"), at: e.now, env: env, resolve: true})
+			e.emit(firing{r: r, key: g.key, id: w.id(e, g, "resolve"), at: e.now, env: env, resolve: true})
 		}
 	case g.active && when && r.repeat > 0 && e.now-g.lastFire >= int64(r.repeat):
 		g.lastFire = e.now
-		e.emit(firing{r: r, key: g.key, id: newHash().str(g.key).u64(uint64(e.now)).str("repeat"), at: e.now, env: env, limitOn: true})
+		e.emit(firing{r: r, key: g.key, id: w.id(e, g, "repeat"), at: e.now, env: env, limitOn: true})
 	case g.active:
 		e.explain(r, OutcomeActive, func() string {
 			return fmt.Sprintf("group %q already fired and has not resolved (%s)", g.key, aggregateValues(r, env))
@@ -225,6 +224,13 @@ func (w *window) evaluate(e *Engine, g *wgroup) {
 			return fmt.Sprintf("group %q: when %s is false (%s)", g.key, r.when.src, aggregateValues(r, env))
 		})
 	}
+}
+
+// id makes a window firing's id from its group, time and kind, and the
+// rule's count of firings at this instant (fire, resolve and fire again
+// can happen at one time).
+func (w *window) id(e *Engine, g *wgroup, kind string) hash64 {
+	return newHash().str(g.key).u64(uint64(e.now)).str(kind).u64(w.instant(e.now))
 }
 
 func (w *window) resolved(e *Engine, env *env, when bool) bool {
