@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldmail/herald/internal/webhook"
+)
+
+// The generated bodies are Mailjet webhook bodies: Version 1 objects or
+// Version 2 arrays, ids above 2^53 and distinct, about 360 bytes an event.
+func TestBodiesAreMailjetTraffic(t *testing.T) {
+	for _, tt := range []struct {
+		perBody int
+		array   bool
+	}{{1, false}, {1, true}, {100, true}} {
+		bs := bodies(7, 20, tt.perBody, tt.array)
+		ids := map[int64]bool{}
+		total, events := 0, 0
+		for _, b := range bs {
+			if isArray := b[0] == '['; isArray != (tt.perBody > 1 || tt.array) {
+				t.Fatalf("perBody %d array %v: body starts with %q", tt.perBody, tt.array, b[0])
+			}
+			evs, err := webhook.Decode(b, testNow)
+			if err != nil || len(evs) != tt.perBody {
+				t.Fatalf("Decode: %d events, %v; want %d", len(evs), err, tt.perBody)
+			}
+			for _, e := range evs {
+				if e.MessageID <= 1<<53 || ids[e.MessageID] {
+					t.Errorf("MessageID %d: not above 2^53 or repeated", e.MessageID)
+				}
+				ids[e.MessageID] = true
+				if e.Type == "" || e.Domain == "" {
+					t.Errorf("event without type or domain: %+v", e)
+				}
+			}
+			total += len(b)
+			events += len(evs)
+		}
+		if avg := total / events; avg < 300 || avg > 450 {
+			t.Errorf("%d bytes an event on average, want about 360", avg)
+		}
+	}
+}
+
+func TestReadResponse(t *testing.T) {
+	for _, tt := range []struct {
+		in        string
+		code      int
+		keepAlive bool
+		rest      string
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nNEXT", 200, true, "NEXT"},
+		{"HTTP/1.1 400 Bad Request\r\ncontent-length: 17\r\n\r\n{\"error\":\"nope\"}\nNEXT", 400, true, "NEXT"},
+		{"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}", 503, false, ""},
+	} {
+		br := bufio.NewReader(strings.NewReader(tt.in))
+		code, keep, err := readResponse(br)
+		rest, _ := io.ReadAll(br)
+		if err != nil || code != tt.code || keep != tt.keepAlive || string(rest) != tt.rest {
+			t.Errorf("%q: %d %v %v, rest %q", tt.in, code, keep, err, rest)
+		}
+	}
+	if _, _, err := readResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))); err == nil {
+		t.Error("chunked answer accepted")
+	}
+}
+
+// The built-in client's requests are what net/http reads as a POST with
+// the body and the basic auth.
+func TestRawRequests(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:1/webhooks/mailjet?x=1")
+	reqs := rawRequests(u, [][]byte{[]byte(`{"event":"sent"}`)}, "mailjet", "pw")
+	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(reqs[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	user, pass, _ := r.BasicAuth()
+	if r.Method != "POST" || r.URL.RequestURI() != "/webhooks/mailjet?x=1" || string(body) != `{"event":"sent"}` ||
+		user != "mailjet" || pass != "pw" {
+		t.Errorf("read back %s %s %q %s:%s", r.Method, r.URL, body, user, pass)
+	}
+}
+
+// A whole run against a server, with the ceiling, with both clients.
+func TestRun(t *testing.T) {
+	var posts, authed int // one worker: requests come one at a time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts++
+		if u, p, ok := r.BasicAuth(); ok && u == "u" && p == "p" {
+			authed++
+		}
+		if _, err := webhook.Check(must(io.ReadAll(r.Body))); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	for _, client := range []string{"-nethttp=false", "-nethttp=true"} {
+		var out, errb bytes.Buffer
+		code := run([]string{"-url", srv.URL + "/webhooks/mailjet", "-n", "50", "-c", "1", "-warmup", "0",
+			"-events", "3", "-user", "u", "-password", "p", "-ceiling", client}, &out, &errb)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s%s", client, code, out.String(), errb.String())
+		}
+		for _, want := range []string{"Version 2", "ceiling", "target", "ratio target/ceiling"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: output lacks %q:\n%s", client, want, out.String())
+			}
+		}
+	}
+	if posts != 100 || authed != 100 {
+		t.Errorf("the target got %d posts, %d with the credentials; want 100", posts, authed)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+var testNow = mustTime("2025-03-01T12:00:00Z")
+
+func mustTime(s string) (t time.Time) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
