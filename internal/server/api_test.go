@@ -291,6 +291,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`herald_webhook_rejected_total{reason="log_unavailable"} 0`,
 		`herald_ingest_duration_seconds_count 2`,
 		`herald_log_errors_total 0`,
+		`herald_log_appends_total 1`,
 		`herald_events_duplicate_total 0`,
 		`go_goroutines`,
 		`process_start_time_seconds`,
