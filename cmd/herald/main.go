@@ -35,6 +35,8 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCheck(rest, stdout, stderr)
 	case "replay":
 		return runReplay(rest, os.Stdin, stdout, stderr)
+	case "test":
+		return runTest(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "help", "-h", "-help", "--help":
@@ -55,7 +57,8 @@ Usage:
   herald serve   [--config herald.yaml] [--rules rules.yaml] [--listen :8080]
                  [--data ./data] [--nats URL] [--dry-run]
   herald check   [--config herald.yaml] RULES.yaml…
-  herald replay  --rules RULES.yaml [--config herald.yaml] [--until +24h] EVENTS…
+  herald replay  --rules RULES.yaml [--config herald.yaml] [--until +24h] [--explain] EVENTS…
+  herald test    [--run REGEX] [-v] [--explain] TESTS.yaml…
   herald version
   herald help
 

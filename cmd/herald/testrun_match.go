@@ -116,9 +116,26 @@ func subset(path string, want, got any) []string {
 		return diffs
 	}
 	if !scalarEqual(want, got) {
-		return []string{fmt.Sprintf("%s is %s, want %s", path, flowYAML(got), flowYAML(want))}
+		return []string{fmt.Sprintf("%s is %s, want %s%s", path, flowYAML(got), flowYAML(want), typeHint(want, got))}
 	}
 	return nil
+}
+
+// typeHint explains a number that was expected as text, or text expected
+// as a number: a template that is exactly one {{ expression }} keeps the
+// expression's type.
+func typeHint(want, got any) string {
+	ws, wStr := want.(string)
+	gn, gNum := got.(json.Number)
+	if wStr && gNum && ws == gn.String() {
+		return " (the rule renders the number " + gn.String() + ", not text: write it without quotes)"
+	}
+	wn, wNum := want.(json.Number)
+	gs, gStr := got.(string)
+	if wNum && gStr && gs == wn.String() {
+		return " (the rule renders the text \"" + gs + "\", not a number: write it in quotes)"
+	}
+	return ""
 }
 
 func join(path, key string) string {
