@@ -67,15 +67,15 @@ func runTestCase(rs *engine.RuleSet, tc *testCase, explain io.Writer) *testResul
 // first firing after the previous match that fits it.
 func match(tc *testCase, firings []simFiring) []string {
 	var problems []string
-	used := make([]bool, len(firings))
+	metBy := make([]int, len(firings)) // the expectation a firing met, +1; 0: none
 	next := 0
 	for i, x := range tc.expect {
 		k := findFiring(tc, x, firings, next)
 		if k < 0 {
-			problems = append(problems, missing(tc, i, x, firings, next))
+			problems = append(problems, missing(tc, i, x, firings, next, metBy))
 			continue
 		}
-		used[k] = true
+		metBy[k] = i + 1
 		next = k + 1
 	}
 	if tc.exact && len(problems) == 0 { // else the firings are shown with the failed expectations
@@ -84,7 +84,7 @@ func match(tc *testCase, firings []simFiring) []string {
 			named[x.rule] = true
 		}
 		for i, f := range firings {
-			if named[f.Rule] && !used[i] {
+			if named[f.Rule] && metBy[i] == 0 {
 				problems = append(problems, "exact: a firing no expectation matches\n  got   "+describeFiring(tc, f, "        "))
 			}
 		}
@@ -146,7 +146,7 @@ const maxShown = 5
 
 // missing reports an expectation no firing met: what was expected, and
 // the firings of that rule with how each differs.
-func missing(tc *testCase, i int, x *expectation, firings []simFiring, from int) string {
+func missing(tc *testCase, i int, x *expectation, firings []simFiring, from int, metBy []int) string {
 	var same []int
 	for k, f := range firings {
 		if f.Rule == x.rule {
@@ -167,9 +167,12 @@ func missing(tc *testCase, i int, x *expectation, firings []simFiring, from int)
 		}
 		f := firings[k]
 		b.WriteString("\n  got   " + describeFiring(tc, f, "        "))
-		if k < from {
-			b.WriteString("\n        - it comes before the firing that met expect[" + fmt.Sprint(i-1) +
-				"]: expectations are matched in order")
+		switch {
+		case metBy[k] > 0:
+			fmt.Fprintf(&b, "\n        - it met expect[%d]", metBy[k]-1)
+			continue
+		case k < from:
+			b.WriteString("\n        - it comes before the firing that met the previous expectation: expectations are matched in order")
 			continue
 		}
 		for _, d := range differences(tc, x, f) {
