@@ -98,7 +98,7 @@ func (t *tester) test(tf *testFile, tc *testCase) {
 		fmt.Fprintf(t.out, "=== %s (%s:%d)\n", tc.name, tf.path, tc.line)
 		explain = t.out
 	}
-	res := runTestCase(tf.rules, tc, explain)
+	res := runTestCase(tf, tc, explain)
 	if res.ok() {
 		t.passed++
 		fmt.Fprintf(t.out, "ok    %s\n", tc.name)

@@ -53,21 +53,39 @@ func parseSteps(e *testErrs, n *yaml.Node, where string, start time.Time) []test
 	return steps
 }
 
-func parseStep(e *testErrs, n *yaml.Node, where string, start, clock time.Time) (testStep, bool) {
-	st := testStep{line: n.Line, repeat: 1, to: clock}
-	fields := map[string]*yaml.Node{}
-	var keys []*yaml.Node
+// entry is an events entry: its keys in file order, and by name.
+type entry struct {
+	keys   []*yaml.Node
+	fields map[string]*yaml.Node
+}
+
+func entryOf(e *testErrs, n *yaml.Node, where string) (entry, bool) {
+	en := entry{fields: map[string]*yaml.Node{}}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if fields[k.Value] != nil {
+		if en.fields[k.Value] != nil {
 			e.at(k, where, "duplicate key %q", k.Value)
-			return st, false
+			return en, false
 		}
-		fields[k.Value] = v
-		keys = append(keys, k)
+		en.fields[k.Value] = v
+		en.keys = append(en.keys, k)
 	}
-	if v := fields["advance"]; v != nil {
-		if len(fields) > 1 {
+	return en, len(en.keys) > 0 || reportEmpty(e, n, where)
+}
+
+func reportEmpty(e *testErrs, n *yaml.Node, where string) bool {
+	e.at(n, where, "empty: give an event's fields, or advance: DURATION")
+	return false
+}
+
+func parseStep(e *testErrs, n *yaml.Node, where string, start, clock time.Time) (testStep, bool) {
+	st := testStep{line: n.Line, repeat: 1, to: clock}
+	en, ok := entryOf(e, n, where)
+	if !ok {
+		return st, false
+	}
+	if v := en.fields["advance"]; v != nil {
+		if len(en.keys) > 1 {
 			e.at(n, where, "advance: stands alone: {advance: 24h} moves the clock, it sends no event")
 			return st, false
 		}
@@ -75,75 +93,103 @@ func parseStep(e *testErrs, n *yaml.Node, where string, start, clock time.Time) 
 		st.advance, st.to = true, clock.Add(d)
 		return st, ok
 	}
-	ok := true
-	if v := fields["at"]; v != nil {
-		d, good := durationValue(e, v, where+".at")
-		ok = ok && good
-		st.to = start.Add(d)
-	} else if v := fields["time"]; v != nil {
-		t, good := parseTime(v)
-		if !good {
-			e.at(v, where+".time", "want Unix seconds or an RFC 3339 time, got %q", v.Value)
-			return st, false
+	st.to, ok = placeEvent(e, n, en, where, start, clock)
+	ok = repeatOf(e, en, where, &st) && ok
+	ev, good := eventOf(e, en, where)
+	st.ev, st.timeSet = ev, en.fields["time"] != nil
+	return st, ok && good
+}
+
+// placeEvent returns when herald receives the event: at `at` after the
+// start, at `time` when only it is given, else when the previous entry
+// happened. It must not be before the previous entry.
+func placeEvent(e *testErrs, n *yaml.Node, en entry, where string, start, clock time.Time) (time.Time, bool) {
+	to := clock
+	if v := en.fields["at"]; v != nil {
+		d, ok := durationValue(e, v, where+".at")
+		if !ok {
+			return clock, false
 		}
-		st.to = t
+		to = start.Add(d)
+	} else if v := en.fields["time"]; v != nil {
+		t, ok := parseTime(v)
+		if !ok {
+			e.at(v, where+".time", "want Unix seconds or an RFC 3339 time, got %q", v.Value)
+			return clock, false
+		}
+		to = t
 	}
-	if st.to.Before(start) {
+	switch {
+	case to.Before(start):
 		e.at(n, where, "happens at %s, before the test's start (%s): set start: to an earlier time",
-			st.to.Format(time.RFC3339), start.Format(time.RFC3339))
-		return st, false
-	}
-	if st.to.Before(clock) {
+			to.Format(time.RFC3339), start.Format(time.RFC3339))
+		return clock, false
+	case to.Before(clock):
 		e.at(n, where, "happens at %s, before the previous entry (%s): herald receives events in order; "+
 			"for an event Mailjet dated earlier, give at: (when herald receives it) and time: (Mailjet's time)",
-			offset(st.to.Sub(start)), offset(clock.Sub(start)))
-		return st, false
+			offset(to.Sub(start)), offset(clock.Sub(start)))
+		return clock, false
 	}
-	if v := fields["repeat"]; v != nil {
+	return to, true
+}
+
+// repeatOf reads repeat and interval.
+func repeatOf(e *testErrs, en entry, where string, st *testStep) bool {
+	ok := true
+	if v := en.fields["repeat"]; v != nil {
 		if err := v.Decode(&st.repeat); err != nil || st.repeat < 1 || st.repeat > maxRepeat {
 			e.at(v, where+".repeat", "must be a whole number from 1 to %d", maxRepeat)
-			ok = false
+			st.repeat, ok = 1, false
 		}
-		if fields["MessageID"] == nil {
+		if en.fields["MessageID"] == nil {
 			e.at(v, where+".repeat", "needs a MessageID: each copy gets the next one, so none is a duplicate")
 			ok = false
 		}
 	}
-	if v := fields["interval"]; v != nil {
-		st.interval, _ = durationValue(e, v, where+".interval")
-		if fields["repeat"] == nil {
+	if v := en.fields["interval"]; v != nil {
+		var good bool
+		st.interval, good = durationValue(e, v, where+".interval")
+		if en.fields["repeat"] == nil {
 			e.at(v, where+".interval", "only applies with repeat: the time between copies")
+			good = false
 		}
+		ok = ok && good
 	}
-	ev, good := eventOf(e, keys, fields, where)
-	if !good || !ok {
-		return st, false
-	}
-	st.timeSet = fields["time"] != nil
-	st.ev = ev
-	return st, true
+	return ok
 }
 
 // eventOf turns an entry's Mailjet fields into JSON and decodes it as the
 // webhook does, so a test sees exactly what production sees.
-func eventOf(e *testErrs, keys []*yaml.Node, fields map[string]*yaml.Node, where string) (ev engine.Event, ok bool) {
-	if v := fields["event"]; v == nil {
-		e.at(keys[0], where, "event: missing: the event type (sent, open, click, bounce, blocked, spam, unsub), or advance: to move the clock")
-		return ev, false
-	} else if !contains(eventTypes, v.Value) {
-		if hint := didYouMean(v.Value, eventTypes); hint != "" {
-			e.warn(v, where+".event", "%q is not a Mailjet event type%s", v.Value, hint)
-		}
+func eventOf(e *testErrs, en entry, where string) (engine.Event, bool) {
+	if v := en.fields["event"]; v == nil {
+		e.at(en.keys[0], where, "event: missing: the event type (sent, open, click, bounce, blocked, spam, unsub), or advance: to move the clock")
+		return engine.Event{}, false
+	} else if hint := didYouMean(v.Value, eventTypes); hint != "" && !contains(eventTypes, v.Value) {
+		e.warn(v, where+".event", "%q is not a Mailjet event type%s", v.Value, hint)
 	}
+	obj, ok := eventJSON(e, en, where)
+	if !ok {
+		return engine.Event{}, false
+	}
+	events, err := webhook.Decode(obj, time.Time{})
+	if err != nil || len(events) != 1 {
+		e.at(en.keys[0], where, "not a Mailjet event: %v", err)
+		return engine.Event{}, false
+	}
+	return events[0], true
+}
+
+// eventJSON writes the entry's fields as one JSON object, in file order.
+func eventJSON(e *testErrs, en entry, where string) ([]byte, bool) {
 	obj := []byte{'{'}
-	for _, k := range keys {
-		name, v := k.Value, fields[k.Value]
+	for _, k := range en.keys {
+		name, v := k.Value, en.fields[k.Value]
 		switch {
 		case contains(stepKeys, name):
 			continue
 		case name == "domain" || name == "payload" || name == "received":
 			e.at(k, where, "%s is derived by herald (from email, Payload, and the virtual clock): leave it out", name)
-			return ev, false
+			return nil, false
 		case !contains(mailjetFields, name):
 			if hint := didYouMean(name, mailjetFields); hint != "" {
 				e.warn(k, where, "%q is not a Mailjet field%s: it is kept under extra", name, hint)
@@ -152,7 +198,7 @@ func eventOf(e *testErrs, keys []*yaml.Node, fields map[string]*yaml.Node, where
 		val, err := jsonValue(name, v)
 		if err != nil {
 			e.at(v, where+"."+name, "%v", err)
-			return ev, false
+			return nil, false
 		}
 		if len(obj) > 1 {
 			obj = append(obj, ',')
@@ -160,13 +206,7 @@ func eventOf(e *testErrs, keys []*yaml.Node, fields map[string]*yaml.Node, where
 		key, _ := json.Marshal(name)
 		obj = append(append(append(obj, key...), ':'), val...)
 	}
-	obj = append(obj, '}')
-	events, err := webhook.Decode(obj, time.Time{})
-	if err != nil || len(events) != 1 {
-		e.at(keys[0], where, "not a Mailjet event: %v", err)
-		return ev, false
-	}
-	return events[0], true
+	return append(obj, '}'), true
 }
 
 // jsonValue converts one field's YAML value to JSON. Numbers keep their

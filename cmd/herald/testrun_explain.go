@@ -91,7 +91,11 @@ func (p *explainPrinter) header(st *simStep) {
 	if email == "" {
 		email = "(no email)"
 	}
-	fmt.Fprintf(p.w, "event %d %s %s MessageID=%d (%s)\n", st.N, ev.Type, email, ev.MessageID, p.when(ev.Received))
+	where := p.when(ev.Received)
+	if st.Label != "" {
+		where += ", " + st.Label
+	}
+	fmt.Fprintf(p.w, "event %d %s %s MessageID=%d (%s)\n", st.N, ev.Type, email, ev.MessageID, where)
 }
 
 // reason formats one explanation: "outcome: detail", or the detail alone

@@ -252,7 +252,7 @@ func parseTestCase(e *testErrs, rs *engine.RuleSet, n *yaml.Node, where string) 
 		tc.steps = parseSteps(e, v, where, tc.start)
 	}
 	if v := keys["expect"]; v != nil {
-		tc.expect = parseExpect(e, rs, v, where, tc.start)
+		tc.expect = parseExpect(e, rs, v, where)
 	}
 	if v := keys["expect_no"]; v != nil {
 		tc.expectNo = parseExpectNo(e, rs, v, where)
@@ -344,50 +344,55 @@ func checkRule(e *testErrs, rs *engine.RuleSet, n *yaml.Node, where string) bool
 
 var expectKeys = []string{"rule", "at", "key", "actions", "suppressed", "resolve"}
 
-func parseExpect(e *testErrs, rs *engine.RuleSet, n *yaml.Node, where string, start time.Time) []*expectation {
+func parseExpect(e *testErrs, rs *engine.RuleSet, n *yaml.Node, where string) []*expectation {
 	if n.Kind != yaml.SequenceNode {
 		e.at(n, where, "expect: must be a list, e.g. - {rule: open-discount, at: 2h}")
 		return nil
 	}
 	var out []*expectation
 	for i, item := range n.Content {
-		w := fmt.Sprintf("%s: expect[%d]", where, i)
-		keys := keysOf(e, item, w, expectKeys...)
-		if keys == nil {
-			continue
+		if x := parseExpectation(e, rs, item, fmt.Sprintf("%s: expect[%d]", where, i)); x != nil {
+			out = append(out, x)
 		}
-		x := &expectation{line: item.Line}
-		if v := keys["rule"]; v == nil || v.Kind != yaml.ScalarNode {
-			e.at(item, w, "rule: missing: which rule fires?")
-		} else if checkRule(e, rs, v, w+".rule") {
-			x.rule = v.Value
-		}
-		if v := keys["at"]; v != nil {
-			if d, ok := durationValue(e, v, w+".at"); ok {
-				x.at = &d
-			}
-		}
-		if v := keys["key"]; v != nil {
-			if v.Kind != yaml.ScalarNode {
-				e.at(v, w+".key", "must be a single value")
-			}
-			x.key = &v.Value
-		}
-		if v := keys["actions"]; v != nil {
-			if v.Kind != yaml.SequenceNode {
-				e.at(v, w+".actions", "must be a list of actions, e.g. [{mailjet: {to: a@x.com}}]")
-			}
-			x.actions, x.hasActions = canonicalNode(v), true
-		}
-		if v := keys["suppressed"]; v != nil {
-			x.suppressed = boolValue(e, v, w+".suppressed")
-		}
-		if v := keys["resolve"]; v != nil {
-			x.resolve = boolValue(e, v, w+".resolve")
-		}
-		out = append(out, x)
 	}
 	return out
+}
+
+func parseExpectation(e *testErrs, rs *engine.RuleSet, n *yaml.Node, where string) *expectation {
+	keys := keysOf(e, n, where, expectKeys...)
+	if keys == nil {
+		return nil
+	}
+	x := &expectation{line: n.Line}
+	if v := keys["rule"]; v == nil || v.Kind != yaml.ScalarNode {
+		e.at(n, where, "rule: missing: which rule fires?")
+	} else if checkRule(e, rs, v, where+".rule") {
+		x.rule = v.Value
+	}
+	if v := keys["at"]; v != nil {
+		if d, ok := durationValue(e, v, where+".at"); ok {
+			x.at = &d
+		}
+	}
+	if v := keys["key"]; v != nil {
+		if v.Kind != yaml.ScalarNode {
+			e.at(v, where+".key", "must be a single value")
+		}
+		x.key = &v.Value
+	}
+	if v := keys["actions"]; v != nil {
+		if v.Kind != yaml.SequenceNode {
+			e.at(v, where+".actions", "must be a list of actions, e.g. [{mailjet: {to: a@x.com}}]")
+		}
+		x.actions, x.hasActions = canonicalNode(v), true
+	}
+	if v := keys["suppressed"]; v != nil {
+		x.suppressed = boolValue(e, v, where+".suppressed")
+	}
+	if v := keys["resolve"]; v != nil {
+		x.resolve = boolValue(e, v, where+".resolve")
+	}
+	return x
 }
 
 // didYouMean returns ` (did you mean "x"?)` for a near miss.

@@ -5,8 +5,6 @@ import (
 	"io"
 	"strings"
 	"time"
-
-	"github.com/heraldmail/herald/engine"
 )
 
 // testResult is what one test did and what went wrong.
@@ -22,7 +20,8 @@ func (r *testResult) ok() bool { return len(r.problems) == 0 && len(r.errors) ==
 // that ticks every second, as herald serve's clock does, then matches the
 // firings against the expectations. With explain, the explanation report is
 // written to w as the test runs.
-func runTestCase(rs *engine.RuleSet, tc *testCase, explain io.Writer) *testResult {
+func runTestCase(tf *testFile, tc *testCase, explain io.Writer) *testResult {
+	rs := tf.rules
 	res := &testResult{}
 	var exp *explainPrinter
 	if explain != nil {
@@ -47,6 +46,7 @@ func runTestCase(rs *engine.RuleSet, tc *testCase, explain io.Writer) *testResul
 			s.until(st.to)
 			continue
 		}
+		s.label = fmt.Sprintf("%s:%d", tf.path, st.line)
 		for k := 0; k < st.repeat; k++ {
 			ev := st.ev // a copy; Extra and PayloadMap are shared, never written
 			ev.MessageID += int64(k)

@@ -24,7 +24,10 @@ type sim struct {
 	// clock jumps. 0 ticks every second however long the gap.
 	maxTicks int
 	supp     map[string]suppression // lower-cased address → why
-	expl     []engine.Explanation
+	// label names where the next events come from (a tests file's line);
+	// it is copied to their steps.
+	label string
+	expl  []engine.Explanation
 	// step is told about every event and about every tick that fired
 	// something or, when explaining, was explained.
 	step func(*simStep)
@@ -42,6 +45,7 @@ type simOptions struct {
 type simStep struct {
 	Event   *engine.Event // nil for a tick
 	N       int           // the event's number, from 1
+	Label   string        // where the event comes from, if known
 	At      time.Time     // the clock
 	Firings []simFiring
 	// Expl are the engine's explanations, when explaining; they are reused
@@ -67,6 +71,7 @@ type suppression struct {
 	At     time.Time
 }
 
+// suppressedRecipient is a firing's recipient and why it is suppressed.
 type suppressedRecipient struct {
 	Email string
 	suppression
@@ -99,7 +104,7 @@ func (s *sim) event(ev *engine.Event) {
 		s.at = ev.Received
 	}
 	fs := s.eng.Event(ev, s.pos)
-	s.report(&simStep{Event: ev, N: s.n, At: s.at}, fs, true)
+	s.report(&simStep{Event: ev, N: s.n, Label: s.label, At: s.at}, fs, true)
 }
 
 // until ticks the clock up to t.
