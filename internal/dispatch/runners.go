@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -49,6 +50,10 @@ func Runners(conns map[string]*config.Connection, dryRun bool, logger *slog.Logg
 	if dryRun {
 		warnings = append(warnings, "--dry-run: every action is logged as it would be sent, none is run")
 	}
+	// One connection pool for every client, keeping enough idle
+	// connections per host for the dispatcher's concurrency (net/http's
+	// default keeps 2, so most calls would open a new connection).
+	client := &http.Client{Transport: pooledTransport()}
 	for _, name := range slices.Sorted(maps.Keys(conns)) {
 		c := conns[name]
 		switch {
@@ -60,7 +65,7 @@ func Runners(conns map[string]*config.Connection, dryRun bool, logger *slog.Logg
 			warnings = append(warnings, notConfigured(name, c))
 			continue
 		}
-		r, err := newRunner(c, logger)
+		r, err := newRunner(c, client, logger)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("connection %q: %w", name, err))
 			continue
@@ -79,15 +84,15 @@ func notConfigured(name string, c *config.Connection) string {
 }
 
 // newRunner builds the client of one configured connection.
-func newRunner(c *config.Connection, logger *slog.Logger) (Runner, error) {
+func newRunner(c *config.Connection, client *http.Client, logger *slog.Logger) (Runner, error) {
 	switch c.Type {
 	case config.TypeSlack:
 		return slack.New(slack.Config{WebhookURL: c.WebhookURL.Value(), Token: c.Token.Value(),
-			Channel: c.Channel, APIURL: c.APIURL})
+			Channel: c.Channel, APIURL: c.APIURL, HTTPClient: client})
 	case config.TypeMailjet:
 		return mailjet.New(mailjet.Config{APIKey: c.APIKey.Value(), APISecret: c.APISecret.Value(),
 			From: mailjet.Address{Email: c.From.Email, Name: c.From.Name}, BaseURL: c.BaseURL,
-			Sandbox: c.Sandbox, Logger: logger})
+			Sandbox: c.Sandbox, HTTPClient: client, Logger: logger})
 	case config.TypeHTTP:
 		headers := make(map[string]string, len(c.Headers))
 		for k, v := range c.Headers {
@@ -98,7 +103,15 @@ func newRunner(c *config.Connection, logger *slog.Logger) (Runner, error) {
 			timeout = config.DefaultHTTPCallTimeout
 		}
 		return httpcall.New(httpcall.Config{BaseURL: c.BaseURL, Headers: headers,
-			SigningSecret: c.SigningSecret.Value(), Timeout: timeout})
+			SigningSecret: c.SigningSecret.Value(), Timeout: timeout, HTTPClient: client})
 	}
 	return nil, fmt.Errorf("unknown connection type %q", c.Type)
+}
+
+// pooledTransport is net/http's default transport keeping up to 64 idle
+// connections per host.
+func pooledTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
 }
