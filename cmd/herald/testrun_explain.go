@@ -159,13 +159,16 @@ func suppressedWhy(reason string) string {
 	return reason
 }
 
-// silent explains a rule the engine said nothing about for an event.
+// silent explains a rule the engine said nothing about for an event: the
+// engine explains every other path of an event through a rule.
 func silent(r *engine.Rule, ev *engine.Event) string {
 	switch {
 	case !r.Enabled:
 		return "disabled (enabled: false)"
 	case r.Kind == engine.KindAbsence:
 		return fmt.Sprintf("no timer waits for this %s's key: nothing to cancel", ev.Type)
+	case r.Kind == engine.KindWindow:
+		return "resolved: the condition is over (no on_resolve actions to run)"
 	}
 	return "nothing to do"
 }

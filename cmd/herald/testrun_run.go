@@ -68,26 +68,20 @@ func runTestCase(tf *testFile, tc *testCase, explain io.Writer) *testResult {
 func match(tc *testCase, firings []simFiring) []string {
 	var problems []string
 	metBy := make([]int, len(firings)) // the expectation a firing met, +1; 0: none
+	failed := map[string]bool{}        // rules with an expectation no firing met
 	next := 0
 	for i, x := range tc.expect {
 		k := findFiring(tc, x, firings, next)
 		if k < 0 {
 			problems = append(problems, missing(tc, i, x, firings, next, metBy))
+			failed[x.rule] = true
 			continue
 		}
 		metBy[k] = i + 1
 		next = k + 1
 	}
-	if tc.exact && len(problems) == 0 { // else the firings are shown with the failed expectations
-		named := map[string]bool{}
-		for _, x := range tc.expect {
-			named[x.rule] = true
-		}
-		for i, f := range firings {
-			if named[f.Rule] && metBy[i] == 0 {
-				problems = append(problems, "exact: a firing no expectation matches\n  got   "+describeFiring(tc, f, "        "))
-			}
-		}
+	if tc.exact {
+		problems = append(problems, unexpected(tc, firings, metBy, failed)...)
 	}
 	for _, name := range tc.expectNo {
 		for _, f := range firings {
@@ -97,6 +91,23 @@ func match(tc *testCase, firings []simFiring) []string {
 		}
 	}
 	return problems
+}
+
+// unexpected reports, for exact: true, the firings of the rules named in
+// expect that no expectation met. A rule with a failed expectation is left
+// out: its firings are shown with that failure.
+func unexpected(tc *testCase, firings []simFiring, metBy []int, failed map[string]bool) []string {
+	named := map[string]bool{}
+	for _, x := range tc.expect {
+		named[x.rule] = true
+	}
+	var out []string
+	for i, f := range firings {
+		if named[f.Rule] && !failed[f.Rule] && metBy[i] == 0 {
+			out = append(out, "exact: a firing no expectation matches\n  got   "+describeFiring(tc, f, "        "))
+		}
+	}
+	return out
 }
 
 func findFiring(tc *testCase, x *expectation, firings []simFiring, from int) int {
