@@ -67,7 +67,16 @@ type Options struct {
 	// Now is the wall clock that schedules snapshots (default time.Now);
 	// the engine itself runs on the log's clock.
 	Now func() time.Time
+	// Held, when set, says whether this replica may run the engine (it
+	// holds the engine's lease). It is checked before each record, before
+	// each attempt to queue a job and before each snapshot is stored, so
+	// it must be cheap (a local deadline, no network). Once it is false
+	// Run stops where it is, without a final snapshot.
+	Held func() bool
 }
+
+// errNotHeld ends a Run whose lease is lost.
+var errNotHeld = errors.New("the engine's lease is no longer held")
 
 // Runner runs the engine over the log. Run owns the engine; the other
 // methods (the admin API) may be called concurrently.
@@ -77,7 +86,8 @@ type Runner struct {
 
 	mu      sync.Mutex // guards eng and pos against the API
 	eng     *engine.Engine
-	pos     uint64 // the last log position processed
+	stop    context.CancelCauseFunc // ends the current Run
+	pos     uint64                  // the last log position processed
 	fence   Position
 	loadErr error
 	// torn is set while a record is being applied and stays set if that
@@ -110,11 +120,37 @@ func New(opt Options) *Runner {
 		opt.Now = time.Now
 	}
 	r := &Runner{opt: opt, log: opt.Logger, lastSnap: opt.Now()}
-	eo := opt.Engine
-	eo.OnError = r.ruleError
-	r.eng = engine.New(opt.Rules, eo)
+	r.eng = r.newEngine(opt.Rules)
 	r.registerMetrics()
 	return r
+}
+
+func (r *Runner) newEngine(rs *engine.RuleSet) *engine.Engine {
+	eo := r.opt.Engine
+	eo.OnError = r.ruleError
+	return engine.New(rs, eo)
+}
+
+// reset drops what an earlier Run of this Runner left (a replica that
+// held the engine's lease before and takes it again): Run starts from the
+// newest snapshot, maybe another replica's, with the rules loaded now.
+func (r *Runner) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.eng = r.newEngine(r.eng.Rules())
+	r.pos, r.savedSeq, r.torn, r.fence, r.lastSnap = 0, 0, false, Position{}, r.opt.Now()
+}
+
+// held reports whether this replica may run the engine (Options.Held).
+func (r *Runner) held() bool { return r.opt.Held == nil || r.opt.Held() }
+
+// checkHeld stops the Run when the lease is lost.
+func (r *Runner) checkHeld() error {
+	if r.held() {
+		return nil
+	}
+	r.stop(errNotHeld)
+	return errNotHeld
 }
 
 func (r *Runner) registerMetrics() {
@@ -146,8 +182,13 @@ func (r *Runner) ruleError(rule string, err error) {
 // whole log without one) and then follows the log until ctx ends, when it
 // takes a last snapshot. Jobs up to the newest one already on the action
 // stream are not queued again. While the log or the queue is unavailable
-// Run waits and retries; it returns only when ctx ends.
+// Run waits and retries; it returns only when ctx ends or Options.Held
+// turns false. A Runner may Run again after that (not concurrently): each
+// Run starts afresh from the newest snapshot.
 func (r *Runner) Run(ctx context.Context) error {
+	ctx, r.stop = context.WithCancelCause(ctx)
+	defer r.stop(nil)
+	r.reset()
 	var from uint64
 	err := retry(ctx, r.log, "engine start", func() error {
 		if r.opt.Actions != nil {
@@ -179,6 +220,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	})
+	if errors.Is(context.Cause(ctx), errNotHeld) {
+		r.log.Warn("engine stopped: its lease is lost; no final snapshot", "position", r.Position())
+	}
 	r.finalSnapshot()
 	return nil
 }
@@ -220,6 +264,12 @@ func (r *Runner) maybeSnapshot(seq uint64) {
 }
 
 func (r *Runner) save(seq uint64, data []byte, start time.Time) {
+	if !r.held() {
+		// Another replica may run the engine by now and have stored newer
+		// snapshots; this one is not needed.
+		r.log.Info("snapshot not stored: the engine's lease is lost", "position", seq)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := r.opt.Snapshots.Save(ctx, seq, data); err != nil {
@@ -241,6 +291,9 @@ func (r *Runner) finalSnapshot() {
 	}
 	r.saving.Lock() // after a background save in flight
 	defer r.saving.Unlock()
+	if !r.held() {
+		return // see save
+	}
 	r.mu.Lock()
 	seq, saved := r.pos, r.savedSeq
 	var data []byte
@@ -259,6 +312,9 @@ func (r *Runner) finalSnapshot() {
 func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.checkHeld(); err != nil {
+		return err
+	}
 	r.torn = true
 	next := 0
 	var firings []engine.Firing
@@ -332,7 +388,13 @@ func (r *Runner) queue(ctx context.Context, firings []engine.Firing, seq uint64,
 			}
 			// A record's effect on the engine cannot be undone, so its jobs
 			// are published whatever it takes: the engine waits meanwhile.
-			if err := retry(ctx, r.log, "queueing a firing", func() error { return publish(ctx, r.opt.Queue, &j) }); err != nil {
+			err := retry(ctx, r.log, "queueing a firing", func() error {
+				if err := r.checkHeld(); err != nil {
+					return err
+				}
+				return publish(ctx, r.opt.Queue, &j)
+			})
+			if err != nil {
 				return err
 			}
 			if j.Action.Kind != "" || f.Shadow || len(f.Actions) == 0 {

@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A Runner whose lease is lost stops before the next record, even though
+// its context goes on, and stores no snapshot; run again (the lease taken
+// again) it starts afresh from the newest snapshot and queues every job
+// exactly once.
+func TestRunnerStopsWhenNotHeld(t *testing.T) {
+	c := openConn(t, t.TempDir())
+	defer c.Close()
+	store, err := c.ObjectStore(context.Background(), "herald_snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := &Snapshots{Store: store}
+	t0 := time.Unix(1700000000, 0)
+	sent := func(i int) uint64 {
+		return appendBody(t, c, fmt.Sprintf(`{"event":"sent","time":1,"MessageID":%d,"email":"u%d@x.com"}`, 576460765503091475+i, i), t0)
+	}
+	var held atomic.Bool
+	held.Store(true)
+	var processed, loseAt atomic.Uint64
+	loseAt.Store(2) // the lease is lost right after record 2
+	opt := runnerOptions(t, c, nil)
+	opt.Snapshots = snaps
+	opt.Held = held.Load
+	opt.Processed = func(seq uint64) {
+		processed.Store(seq)
+		if seq == loseAt.Load() {
+			held.Store(false)
+		}
+	}
+	r := New(opt)
+	for i := range 4 {
+		sent(i)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run goes on after its lease was lost")
+	}
+	if p := processed.Load(); p != 2 || r.Position() != 2 {
+		t.Fatalf("processed up to %d (position %d) after the lease was lost at 2", p, r.Position())
+	}
+	if seqs, err := snaps.list(context.Background()); err != nil || len(seqs) != 0 {
+		t.Fatalf("snapshots %v (%v) stored by a runner without its lease", seqs, err)
+	}
+	if ids := jobIDs(t, c); len(ids) != 2 {
+		t.Fatalf("jobs %v, want the 2 of the records processed", ids)
+	}
+
+	// The lease again: the same Runner replays from scratch (no snapshot)
+	// without counting anything twice, and queues only the new jobs.
+	loseAt.Store(0)
+	held.Store(true)
+	last := sent(4)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for processed.Load() < last {
+		if time.Now().After(deadline) {
+			t.Fatalf("engine at %d, want %d", r.Position(), last)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ids := jobIDs(t, c)
+	if len(ids) != 5 {
+		t.Fatalf("jobs %v, want 5: one per sent event", ids)
+	}
+	info, _ := r.Rules(context.Background())
+	if st := info.(RulesInfo); st.Events != 5 {
+		t.Errorf("engine counts %d events, want 5 (state from the earlier run dropped)", st.Events)
+	}
+}
