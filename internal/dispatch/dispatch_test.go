@@ -3,6 +3,7 @@ package dispatch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -498,4 +499,40 @@ func deliveries(t *testing.T, m *metrics.Metrics, kind string) uint64 {
 		}
 	}
 	return 0
+}
+
+// A receiver that echoes the credentials it got does not put them in the
+// status, the dead letter, the API output or the log.
+func TestNoSecretsInStatusDeadLettersOrLogs(t *testing.T) {
+	c := openConn(t)
+	ep := newEndpoint(t, func(_ string, n int, _ string, h http.Header) (int, string) {
+		if n == 1 {
+			return 503, "retry later, Bearer s3cret-token"
+		}
+		return 403, "forbidden for Authorization: Bearer s3cret-token"
+	})
+	var buf syncBuffer
+	opt := testOptions(c, map[string]Runner{"crm": httpRunner(t, ep.URL)})
+	opt.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := start(t, opt)
+	enqueue(t, c, job("r-30/0", httpAction("/echo")), "")
+	st := waitStatus(t, d, "r-30/0", StatusDead)
+	dl, err := d.DeadLetters(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := d.Firings(context.Background(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, _ := json.Marshal([]any{dl, fs})
+	for what, s := range map[string]string{"status": st.LastError, "api": string(api), "log": buf.String()} {
+		if strings.Contains(s, "s3cret-token") {
+			t.Errorf("%s holds the secret: %s", what, s)
+		}
+	}
+	// The body is quoted, scrubbed.
+	if !strings.Contains(st.LastError, "forbidden for Authorization") || !strings.Contains(buf.String(), "action retrying") {
+		t.Errorf("status %q / log %q: want the 403 and the retry logged", st.LastError, buf.String())
+	}
 }

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +54,7 @@ func newMetrics(m *metrics.Metrics, countDead func(context.Context) (uint64, err
 		defer cancel()
 		n, err := countDead(ctx)
 		if err != nil {
-			return -1
+			return math.NaN() // unknown: the stream cannot be read now
 		}
 		return float64(n)
 	})

@@ -76,6 +76,9 @@ func Runners(conns map[string]*config.Connection, dryRun bool, logger *slog.Logg
 }
 
 func notConfigured(name string, c *config.Connection) string {
+	if c == nil {
+		return fmt.Sprintf("connection %q is empty: its actions are logged as they would be sent (dry-run)", name)
+	}
 	msg := fmt.Sprintf("connection %q (%s) is not configured: its actions are logged as they would be sent (dry-run)", name, c.Type)
 	if len(c.MissingEnv) > 0 {
 		msg += "; unset environment variables: " + strings.Join(c.MissingEnv, ", ")

@@ -161,18 +161,19 @@ func TestRunners(t *testing.T) {
 		"crm":    {Type: config.TypeHTTP, BaseURL: "https://crm.example.com/api", Headers: map[string]config.Secret{"Authorization": "Bearer s3cret"}},
 		"nokeys": {Type: config.TypeMailjet},
 		"unset":  {Type: config.TypeSlack, MissingEnv: []string{"SLACK_WEBHOOK_URL"}},
+		"empty":  nil,
 	}
 	rs, warnings, err := Runners(conns, false, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, dry := range map[string]bool{"mailjet": false, "slack": false, "crm": false, "nokeys": true, "unset": true} {
+	for name, dry := range map[string]bool{"mailjet": false, "slack": false, "crm": false, "nokeys": true, "unset": true, "empty": true} {
 		_, isDry := rs[name].(DryRunner)
 		if rs[name] == nil || isDry != dry {
 			t.Errorf("%s: runner %T, want dry %v", name, rs[name], dry)
 		}
 	}
-	if len(warnings) != 2 || !strings.Contains(strings.Join(warnings, "\n"), "SLACK_WEBHOOK_URL") {
+	if len(warnings) != 3 || !strings.Contains(strings.Join(warnings, "\n"), "SLACK_WEBHOOK_URL") {
 		t.Errorf("warnings = %q", warnings)
 	}
 
