@@ -142,8 +142,11 @@ func (t *tester) summary(run string) int {
 		}
 		fmt.Fprintln(t.out, "FAIL  "+strings.Join(parts, "; "))
 		return 1
-	case total == 0:
+	case total == 0 && run != "":
 		fmt.Fprintf(t.errOut, "herald test: no test matches --run %q\n", run)
+		return 1
+	case total == 0:
+		fmt.Fprintln(t.errOut, "herald test: the files hold no test")
 		return 1
 	}
 	fmt.Fprintf(t.out, "PASS  %s\n", plural(total, "test"))
