@@ -20,6 +20,11 @@ rules:
     group_by: domain
     every: 3
     do: [slack: {text: "{{ count }} to {{ group }} (last {{ email }})"}]
+  - name: per-shop
+    on: open
+    group_by: payload.shop
+    every: 2
+    do: [slack: {text: "{{ count }} opens in {{ group }}"}]
 `, []scenario{{
 		name: "every 2 over 7 events, every 3 per group",
 		steps: []step{
@@ -39,6 +44,17 @@ rules:
 			`per-domain@4s#5 key="x.com" email=d@X.com shadow slack{"text":"3 to x.com (last d@X.com)"}`,
 			`milestone@6s#7 key="" email=e@y.com slack{"text":"6 sent"}`,
 		},
+	}, {
+		name: "a missing or empty group is not counted",
+		steps: []step{
+			ev("0s", "open", 1, "a@x.com", "Payload", `{"shop": "s1"}`),
+			ev("1s", "open", 2, "a@x.com"),                               // no payload
+			ev("2s", "open", 3, "a@x.com", "Payload", `{"shop": ""}`),    // empty
+			ev("3s", "open", 4, "a@x.com", "Payload", `{"other": "s1"}`), // missing
+			ev("4s", "open", 5, "b@x.com", "Payload", `{"shop": "s2"}`),
+			ev("5s", "open", 6, "b@x.com", "Payload", `{"shop": "s1"}`),
+		},
+		want: []string{`per-shop@5s#6 key="s1" email=b@x.com slack{"text":"2 opens in s1"}`},
 	}})
 }
 

@@ -13,6 +13,7 @@ rules:
     do:
       - slack: {text: "{{ email }} opened {{ CustomID }} {{ time - prev.time }}s after {{ prev.event }} of {{ prev.CustomID }}"}
   - name: click-after-open
+    mode: shadow
     on: click
     if: prev.CustomID == CustomID
     after: {event: open, within: 1h, by: email}
@@ -116,7 +117,7 @@ func TestSequence(t *testing.T) {
 			ev("1m", "open", 0, "a@x.com", "Message_GUID", "g1"),
 		},
 	}, {
-		name: "by email, with if on prev, limited",
+		name: "by email, with if on prev, limited, shadow",
 		steps: []step{
 			ev("0s", "open", 1, "a@x.com", "CustomID", "c1", "url", "u0"),
 			ev("1m", "click", 1, "a@x.com", "CustomID", "c2", "url", "u1"), // if false
@@ -128,8 +129,8 @@ func TestSequence(t *testing.T) {
 			ev("7m", "open", 3, "c@x.com", "CustomID", "c1", "url", "u7"),
 		},
 		want: []string{
-			`click-after-open@2m#3 key="a@x.com" email=a@x.com slack{"text":"u0 then u2"}`,
-			`click-after-open@7m#8 key="c@x.com" email=c@x.com slack{"text":"u7 then u6"}`,
+			`click-after-open@2m#3 key="a@x.com" email=a@x.com shadow slack{"text":"u0 then u2"}`,
+			`click-after-open@7m#8 key="c@x.com" email=c@x.com shadow slack{"text":"u7 then u6"}`,
 		},
 	}})
 }
