@@ -106,7 +106,7 @@ func (d *Dispatcher) runner(kind, conn string) (r Runner, dry bool, why string) 
 	switch {
 	case d.opt.Dry[conn]:
 		return nil, true, "dry connection"
-	case r == nil && conn == kind:
+	case r == nil && (conn == kind || d.opt.AllDry):
 		// The default connection is optional: without it actions run dry.
 		return nil, true, "connection not configured"
 	}

@@ -57,6 +57,9 @@ type Options struct {
 	// DryRunner in Runners is dry as well, and so is an action's default
 	// connection (named like its kind) when it has no runner.
 	Dry map[string]bool
+	// AllDry makes every action without a runner dry, whatever its
+	// connection: serve's quick start, with no connection configured.
+	AllDry bool
 	// Suppress, when set, is checked for every recipient of a mailjet
 	// action without ignore_suppression.
 	Suppress Suppressions
