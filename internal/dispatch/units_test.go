@@ -278,3 +278,40 @@ func TestShutdownLeavesJobForRedelivery(t *testing.T) {
 		t.Errorf("attempts = %d, requests %d; want 1 attempt counted of 2 requests", st.Attempts, calls.Load())
 	}
 }
+
+func TestConsumerConfig(t *testing.T) {
+	opt := testOptions(openConn(t), nil)
+	opt.Timeout = 45 * time.Second
+	d := newDispatcher(t, opt)
+	cons, err := d.consumer(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cons.CachedInfo().Config
+	if cfg.Durable != DefaultConsumer || cfg.AckPolicy != jetstream.AckExplicitPolicy ||
+		cfg.AckWait != 75*time.Second || cfg.MaxAckPending != DefaultMaxAckPending || cfg.MaxDeliver != -1 {
+		t.Errorf("consumer config = %+v", cfg)
+	}
+}
+
+// Two dispatchers (replicas) share the durable consumer: each job is run
+// once.
+func TestReplicasShareWork(t *testing.T) {
+	c := openConn(t)
+	ep := newEndpoint(t, always(200))
+	opt := testOptions(c, map[string]Runner{"crm": httpRunner(t, ep.URL)})
+	d1 := start(t, opt)
+	start(t, opt)
+	const n = 40
+	for i := range n {
+		enqueue(t, c, job(fmt.Sprintf("r-40/%d", i), httpAction(fmt.Sprintf("/job/%d", i))), "")
+	}
+	for i := range n {
+		waitStatus(t, d1, fmt.Sprintf("r-40/%d", i), StatusSent)
+	}
+	for i := range n {
+		if all, _ := ep.count(fmt.Sprintf("/job/%d", i)); all != 1 {
+			t.Errorf("job %d delivered %d times", i, all)
+		}
+	}
+}
