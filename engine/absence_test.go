@@ -158,3 +158,34 @@ rules:
 		t.Errorf("stats = %+v, want 4 matched, 2 fired, 1 suppressed", st)
 	}
 }
+
+// An absence whose start and unless events are the same type: "an open not
+// followed by another open within an hour". The start must not cancel
+// itself.
+func TestAbsenceSameType(t *testing.T) {
+	runScenarios(t, `version: 1
+rules:
+  - name: single-open
+    on: open
+    unless: {event: open, within: 1h, by: email}
+    do: [slack: {text: "{{ email }} opened once"}]
+`, []scenario{{
+		name: "one open",
+		bug:  "absence.event: an event of type unless.event is recorded as an early unless event before the same event starts its timer, so it cancels itself and the rule never fires",
+		steps: []step{
+			ev("0s", "open", 1, "a@x.com"),
+			tick("2h"),
+		},
+		want: []string{`single-open@1h#2 key="a@x.com" email=a@x.com slack{"text":"a@x.com opened once"}`},
+	}, {
+		name: "two opens",
+		steps: []step{
+			ev("0s", "open", 1, "a@x.com"),
+			ev("30m", "open", 2, "a@x.com"),
+			tick("2h"),
+		},
+		bug: "same as one open",
+		// The second open cancels the first timer and starts its own.
+		want: []string{`single-open@1h30m#3 key="a@x.com" email=a@x.com slack{"text":"a@x.com opened once"}`},
+	}})
+}

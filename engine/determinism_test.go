@@ -3,6 +3,9 @@ package engine_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/heraldmail/herald/engine"
@@ -57,4 +60,74 @@ func TestDeterminism(t *testing.T) {
 
 func around(b []byte, i int) string {
 	return string(b[max(0, i-200):min(len(b), i+200)])
+}
+
+// TestSnapshotMidTraffic cuts realistic traffic at several points, restores
+// a snapshot into a new engine and goes on: the firings after the cut and
+// the final stats must be those of an engine that never stopped (DESIGN §1:
+// recovery is snapshot + replay).
+func TestSnapshotMidTraffic(t *testing.T) {
+	o := defaultTraffic
+	o.events = 3_000
+	steps := traffic(o)
+	for _, c := range []struct {
+		name  string
+		rules func(t testing.TB) *engine.RuleSet
+		bug   string
+	}{
+		{"rules.example.yaml", loadExample, "Restore fails on a snapshot of rules.example.yaml: rule no-open-reminder: truncated at count (see TestSnapshotLimitWithoutFirings)"},
+		{"100 mixed rules", func(t testing.TB) *engine.RuleSet { return parse(t, mixedRules(100)) }, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.bug != "" {
+				knownBug(t, c.bug)
+			}
+			rs := c.rules(t)
+			// runCut returns each firing as JSON with the index of its
+			// step, and the final stats, restoring at step cut.
+			runCut := func(cut int) ([]string, string) {
+				e := engine.New(rs, engine.Options{})
+				var fs []string
+				for i, s := range steps {
+					if i == cut {
+						again := engine.New(rs, engine.Options{})
+						if err := again.Restore(e.Snapshot()); err != nil {
+							t.Fatal(err)
+						}
+						e = again
+					}
+					for _, f := range feed(e, s, uint64(i+1)) {
+						fs = append(fs, fmt.Sprintf("%06d %s", i, mustJSON(t, f)))
+					}
+				}
+				return fs, statsJSON(t, e.Stats())
+			}
+			whole, wholeStats := runCut(-1)
+			for _, cut := range []int{1, len(steps) / 3, len(steps) * 2 / 3, len(steps) - 1} {
+				got, stats := runCut(cut)
+				after := func(fs []string) []string {
+					i := sort.SearchStrings(fs, fmt.Sprintf("%06d", cut))
+					return fs[i:]
+				}
+				if g, w := strings.Join(after(got), "\n"), strings.Join(after(whole), "\n"); g != w {
+					t.Errorf("cut at step %d: firings after the cut differ (%d vs %d firings)", cut, len(after(got)), len(after(whole)))
+				}
+				if stats != wholeStats {
+					t.Errorf("cut at step %d: stats differ:\n got %s\nwant %s", cut, stats, wholeStats)
+				}
+			}
+		})
+	}
+}
+
+// statsJSON is the stats without the rules whose counters are all zero:
+// Restore lists every rule, a running engine only those that counted
+// something.
+func statsJSON(t testing.TB, st engine.Stats) string {
+	for name, r := range st.Rules {
+		if r == (engine.RuleStats{}) {
+			delete(st.Rules, name)
+		}
+	}
+	return mustJSON(t, st)
 }
