@@ -18,16 +18,7 @@ var update = flag.Bool("update", false, "rewrite engine/testdata/bad/*.err with 
 // badRuleBugs are bad rule files whose .err holds the message the engine
 // should give (written by hand); the engine gives another one today.
 // -update leaves their .err alone.
-var badRuleBugs = map[string]string{
-	"unknown_key_nearest": `suggest returns the first allowed key within distance 2, not the nearest: "whn" → "on" instead of "when"`,
-	"bad_duration_days":   `ParseDuration reports the rest after "d" ("ays"), not what the user wrote ("30days")`,
-	"unknown_var":         "varsPatch: ast.Walk is post-order, so the bare `vars` identifier is replaced by the whole map before the member vars.NAME is seen; an unknown vars.NAME is never reported (and evaluates to nil)",
-	"aggregate_argument":  "an error inside an aggregate's argument is reported at the aggregate's column (not the name's), with the printed argument as snippet, plus a second spurious error \"int64 is not callable\"",
-	"block_scalar_column": "errs.expr: for | and > scalars the column is the indicator's column + 2 + expr's column, not the content's indentation + expr's column",
-	"template_errors":     "compileTemplate stops at the first bad {{ }} of a string: {{ CustomId }} in two-errors is not reported",
-	"aggregate_in_plain":  "count() outside a window rule resolves to the every-rule variable count (env.Count int64), so the error is \"int64 is not callable\" instead of the aggregate message",
-	"yaml_syntax":         `yamlError removes "line N:" from "yaml: line N: msg" and leaves a double space: "YAML:  did not find…"`,
-}
+var badRuleBugs = map[string]string{}
 
 // TestBadRules loads each testdata/bad/*.yaml and compares the errors with
 // the .err file next to it. A first-line comment "# connections: a=type,
