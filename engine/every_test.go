@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/heraldmail/herald/engine"
@@ -82,4 +83,26 @@ rules:
 	if st := e.Stats().Rules["each-open"]; st.Suppressed != 2 {
 		t.Errorf("suppressed = %d, want 2", st.Suppressed)
 	}
+}
+
+// A rule that is disabled and enabled again starts counting from zero; its
+// new firings must not reuse the ids of the old ones, or the action queue
+// drops them as replays.
+func TestEveryIDsAfterRestart(t *testing.T) {
+	knownBug(t, "every.event: the id is hash(group, count) (+ stateHash), so after the rule is removed or disabled and comes back, count 2 gets the same id as before")
+	const rules = `version: 1
+rules:
+  - {name: pairs, on: sent, every: 2, do: [slack: {text: "{{ count }}"}]}
+`
+	e := engine.New(parse(t, rules), engine.Options{})
+	got := run(t, e, []step{ev("0s", "sent", 1, "a@x.com"), ev("1s", "sent", 2, "a@x.com")})
+	e.Reload(parse(t, strings.Replace(rules, "{name: pairs,", "{name: pairs, enabled: false,", 1)))
+	e.Reload(parse(t, rules))
+	for i, s := range []step{ev("2s", "sent", 3, "a@x.com"), ev("3s", "sent", 4, "a@x.com")} {
+		got = append(got, feed(e, s, uint64(i+3))...)
+	}
+	checkFirings(t, got, []string{
+		`pairs@1s#2 key="" email=a@x.com slack{"text":2}`,
+		`pairs@3s#4 key="" email=a@x.com slack{"text":2}`,
+	})
 }

@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +294,27 @@ rules:
 	}
 	if st["global"].Suppressed != 5 || st["global"].Fired != 2 {
 		t.Errorf("global stats = %+v, want 2 fired, 5 suppressed", st["global"])
+	}
+}
+
+// The engine must not modify the events it is given: the caller may keep
+// them (the /api/events ring, a replay's input) and read them from other
+// goroutines.
+func TestEventInputUnchanged(t *testing.T) {
+	knownBug(t, "Engine.Event calls normalizeNumbers on ev.PayloadMap and ev.Extra in place: the caller's maps change (json.Number → int64/float64), a data race if another goroutine reads the event")
+	e := engine.New(parse(t, `version: 1
+rules:
+  - {name: any, on: "*", if: payload.n == 3 && extra.x == 2, do: [slack: {text: "{{ payload.n }}"}]}
+`), engine.Options{})
+	in := &engine.Event{Type: "open", MessageID: 1, Email: "a@x.com", Received: t0,
+		PayloadMap: map[string]any{"n": json.Number("3"), "list": []any{json.Number("1.5")}},
+		Extra:      map[string]any{"x": json.Number("2")}}
+	before := fmt.Sprintf("%#v %#v", in.PayloadMap, in.Extra)
+	fs := e.Event(in, 1)
+	if len(fs) != 1 {
+		t.Errorf("%d firings, want 1 (numbers must compare as numbers)", len(fs))
+	}
+	if after := fmt.Sprintf("%#v %#v", in.PayloadMap, in.Extra); after != before {
+		t.Errorf("Event changed its input:\nbefore %s\nafter  %s", before, after)
 	}
 }

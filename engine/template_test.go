@@ -1,7 +1,10 @@
 package engine_test
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/heraldmail/herald/engine"
 )
 
 func TestTemplates(t *testing.T) {
@@ -72,4 +75,39 @@ rules:
 			`helpers@0s#1 key="" email=Ann@X.com slack{"text":"63.4% 100% 25% a+b%26c%2Fd ann@x.com USER UNKNOWN }} {x}"}`,
 		},
 	}})
+}
+
+// Slack escaping must reach values from events that are not strings: a
+// whole {{ expr }} that is a map or a list keeps its type, and the strings
+// inside it must be escaped too.
+func TestSlackEscapingOfMapsAndLists(t *testing.T) {
+	knownBug(t, "template.render escapes a whole expression only when its value is a string: {{ payload }} or {{ [CustomID] }} in a slack action pass <!channel> through unescaped")
+	e := engine.New(parse(t, `version: 1
+rules:
+  - name: leak
+    on: open
+    do: [slack: {text: "{{ payload }}", channel: "{{ [CustomID] }}"}]
+`), engine.Options{})
+	fs := feed(e, ev("0s", "open", 1, "a@x.com", "CustomID", "<!channel>", "Payload", `{"a": "<!here> & co"}`), 1)
+	if len(fs) != 1 {
+		t.Fatalf("%d firings", len(fs))
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			if strings.ContainsAny(x, "<>") {
+				t.Errorf("unescaped slack value %q", x)
+			}
+		case map[string]any:
+			for _, item := range x {
+				walk(item)
+			}
+		case []any:
+			for _, item := range x {
+				walk(item)
+			}
+		}
+	}
+	walk(fs[0].Actions[0].Params)
 }
