@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -9,8 +10,12 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// TestMain lets testscript run this test binary as the herald command.
+// TestMain lets testscript run this test binary as the herald command,
+// and the crash test run it as a child process (HERALD_AS_MAIN=1).
 func TestMain(m *testing.M) {
+	if os.Getenv("HERALD_AS_MAIN") == "1" {
+		main()
+	}
 	testscript.Main(m, map[string]func(){"herald": main})
 }
 

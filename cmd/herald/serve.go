@@ -163,6 +163,7 @@ type Main struct {
 	Metrics *metrics.Metrics
 
 	engineState
+	dispatchState
 	conn      *streams.Conn
 	server    *server.Server
 	http      *http.Server
@@ -185,7 +186,13 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("opening the event log: %w", err)
 	}
 	m.conn = conn
+	if err := m.openSuppressions(ctx); err != nil {
+		return err
+	}
 	if err := m.startEngine(ctx); err != nil {
+		return err
+	}
+	if err := m.startDispatcher(ctx); err != nil {
 		return err
 	}
 
@@ -231,7 +238,8 @@ func (m *Main) serverOptions() server.Options {
 		AdminToken:    cfg.Admin.Token.Value(),
 		Ready:         m.engineReady,
 		Rules:         m.runner,
-		Firings:       m.runner,
+		Firings:       m.dispatcher,
+		DeadLetters:   m.dispatcher,
 	}
 	// A body the log cannot hold as one message is refused with 413 up
 	// front (an external server's max_payload may be below max_body).
@@ -311,6 +319,7 @@ func (m *Main) Close() error {
 			m.server.Close() // the appends in flight finish before the log closes
 		}
 		m.closeEngine()
+		m.closeDispatcher()
 		if m.conn != nil {
 			if err := m.conn.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("closing the event log: %w", err))

@@ -43,6 +43,8 @@ type Config struct {
 	Embedded Embedded `yaml:"embedded"`
 	// HTTP holds the HTTP server timeouts.
 	HTTP HTTPTimeouts `yaml:"http"`
+	// Dispatch configures the delivery of actions.
+	Dispatch Dispatch `yaml:"dispatch"`
 	// Connections are the named destinations of actions.
 	Connections map[string]*Connection `yaml:"connections"`
 
@@ -56,6 +58,24 @@ type Config struct {
 	file string
 	// flags maps keys set by Override to the flag that set them.
 	flags map[string]string
+}
+
+// Dispatch configures the action dispatcher. Zero values select its
+// defaults (internal/dispatch).
+type Dispatch struct {
+	// Concurrency is how many actions run at once on each replica
+	// (default 16). A crash can repeat at most this many deliveries.
+	Concurrency int `yaml:"concurrency"`
+	// MaxAttempts and MaxAge bound retries before a dead letter
+	// (defaults 10 and 24h).
+	MaxAttempts int      `yaml:"max_attempts"`
+	MaxAge      Duration `yaml:"max_age"`
+	// BackoffBase and BackoffMax shape the exponential back-off with
+	// jitter between attempts (defaults 1s and 10m).
+	BackoffBase Duration `yaml:"backoff_base"`
+	BackoffMax  Duration `yaml:"backoff_max"`
+	// Timeout bounds one attempt (default 1m).
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Logging configures herald's log/slog output.

@@ -88,7 +88,7 @@ func (d *Dispatcher) getDead(ctx context.Context, id string) (*DeadLetter, error
 		return nil, fmt.Errorf("dead letter %q: %w", id, err)
 	}
 	var dl DeadLetter
-	if err := json.Unmarshal(msg.Data, &dl); err != nil {
+	if err := pipeline.UnmarshalExact(msg.Data, &dl); err != nil {
 		return nil, fmt.Errorf("dead letter %q: %w", id, err)
 	}
 	return &dl, nil
@@ -128,7 +128,7 @@ func (d *Dispatcher) DeadLetters(ctx context.Context, limit int) (any, error) {
 			return nil, fmt.Errorf("dead letters: %w", err)
 		}
 		var dl DeadLetter
-		if err := json.Unmarshal(msg.Data, &dl); err == nil {
+		if err := pipeline.UnmarshalExact(msg.Data, &dl); err == nil {
 			out = append(out, dl)
 		}
 		seq = msg.Sequence + 1

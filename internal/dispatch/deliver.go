@@ -82,7 +82,7 @@ func (d *Dispatcher) handle(run context.Context, msg jetstream.Msg) {
 // run: it is terminated.
 func (d *Dispatcher) decode(msg jetstream.Msg) (*delivery, bool) {
 	dv := &delivery{msg: msg}
-	if err := json.Unmarshal(msg.Data(), &dv.job); err != nil || dv.job.ID == "" {
+	if err := pipeline.UnmarshalExact(msg.Data(), &dv.job); err != nil || dv.job.ID == "" {
 		d.log.Error("dispatch: not a job; dropped", "subject", msg.Subject(), "err", err)
 		_ = msg.Term()
 		return nil, false

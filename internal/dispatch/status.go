@@ -85,7 +85,7 @@ func (d *Dispatcher) getStatus(ctx context.Context, id string) (st Status, found
 	if err != nil {
 		return Status{}, false, fmt.Errorf("status of %s: %w", id, err)
 	}
-	if err := json.Unmarshal(e.Value(), &st); err != nil {
+	if err := pipeline.UnmarshalExact(e.Value(), &st); err != nil {
 		return Status{}, false, fmt.Errorf("status of %s: %w", id, err)
 	}
 	return st, true, nil

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -144,10 +145,19 @@ func Recent(ctx context.Context, s jetstream.Stream, rule string, limit int) ([]
 			continue
 		}
 		var j Job
-		if err := json.Unmarshal(msg.Data, &j); err != nil {
+		if err := UnmarshalExact(msg.Data, &j); err != nil {
 			continue
 		}
 		out = append(out, j)
 	}
 	return out, nil
+}
+
+// UnmarshalExact decodes JSON like json.Unmarshal but keeps numbers in
+// untyped values (action params) as json.Number: Mailjet ids exceed 2^53
+// and must not pass through float64 on their way through the queue.
+func UnmarshalExact(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	return d.Decode(v)
 }
