@@ -69,6 +69,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Engine:    engine.Options{DedupHorizon: m.Config.Webhook.DedupHorizon.D()},
 		Metrics:   m.Metrics,
 		Logger:    m.Logger,
+		Suppress:  m.suppress,
 	})
 	ctx, m.stopEngine = context.WithCancel(context.WithoutCancel(ctx))
 	m.engineWG.Add(4)
