@@ -23,6 +23,12 @@ func BenchmarkEngineMixed100(b *testing.B) {
 	benchTraffic(b, parse(b, mixedRules(100)))
 }
 
+// BenchmarkEngineNoRules is the floor: decoding is not included, so this
+// is the clock, the dedup set and the dispatch alone.
+func BenchmarkEngineNoRules(b *testing.B) {
+	benchTraffic(b, parse(b, "version: 1\nrules: []\n"))
+}
+
 // benchTraffic feeds pre-built realistic traffic (trafficOptions) with a
 // tick every simulated second and reports events/s (ticks are not
 // counted as events). When the stream is used up it is shifted in time
