@@ -37,6 +37,13 @@ rules:
     unless: {event: open, within: 1h}
     do: [slack: {text: "not opened {{ CustomID }}"}]
 `
+	const limited = `version: 1
+rules:
+  - name: once
+    on: open
+    limit: {by: email, max: 1, per: 720h}
+    do: [slack: {text: "{{ email }}"}]
+`
 	sends := []step{ev("0s", "sent", 1, "a@x.com"), ev("1s", "sent", 2, "a@x.com")}
 	blocks := []step{ev("0s", "blocked", 1, "a@x.com"), ev("1s", "blocked", 2, "a@x.com")}
 	for _, c := range []struct {
@@ -62,6 +69,21 @@ rules:
 		before: sends,
 		after:  []step{ev("2s", "sent", 3, "a@x.com")},
 		want:   []string{`milestone@2s#3 key="" email=a@x.com slack{"text":"3 emails"}`},
+	}, {
+		name:   "an action text that reads another field keeps state",
+		rules:  every,
+		edit:   func(s string) string { return strings.Replace(s, "{{ count }} {{ vars.label }}", "{{ count }} to {{ domain }}", 1) },
+		before: sends,
+		after:  []step{ev("2s", "sent", 3, "a@x.com")},
+		want:   []string{`milestone@2s#3 key="" email=a@x.com slack{"text":"3 to x.com"}`},
+		bug:    "stateHash includes r.fields, the event fields the actions read: an action text that reads one more field resets every kind (every counters, limits, windows), not only the stored events of sequence and absence",
+	}, {
+		name:   "an action text that reads another field keeps the limit",
+		rules:  limited,
+		edit:   func(s string) string { return strings.Replace(s, `text: "{{ email }}"`, `text: "{{ email }} {{ CustomID }}"`, 1) },
+		before: []step{ev("0s", "open", 1, "a@x.com")},
+		after:  []step{ev("1h", "open", 2, "a@x.com")},
+		bug:    "same: the limit's history is dropped, so a one-per-30-days rule fires again after its message is edited",
 	}, {
 		name:   "changed var used only by the action keeps state",
 		rules:  every,
