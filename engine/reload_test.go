@@ -70,17 +70,21 @@ rules:
 		after:  []step{ev("2s", "sent", 3, "a@x.com")},
 		want:   []string{`milestone@2s#3 key="" email=a@x.com slack{"text":"3 emails"}`},
 	}, {
-		name:   "an action text that reads another field keeps state",
-		rules:  every,
-		edit:   func(s string) string { return strings.Replace(s, "{{ count }} {{ vars.label }}", "{{ count }} to {{ domain }}", 1) },
+		name:  "an action text that reads another field keeps state",
+		rules: every,
+		edit: func(s string) string {
+			return strings.Replace(s, "{{ count }} {{ vars.label }}", "{{ count }} to {{ domain }}", 1)
+		},
 		before: sends,
 		after:  []step{ev("2s", "sent", 3, "a@x.com")},
 		want:   []string{`milestone@2s#3 key="" email=a@x.com slack{"text":"3 to x.com"}`},
 		bug:    "stateHash includes r.fields, the event fields the actions read: an action text that reads one more field resets every kind (every counters, limits, windows), not only the stored events of sequence and absence",
 	}, {
-		name:   "an action text that reads another field keeps the limit",
-		rules:  limited,
-		edit:   func(s string) string { return strings.Replace(s, `text: "{{ email }}"`, `text: "{{ email }} {{ CustomID }}"`, 1) },
+		name:  "an action text that reads another field keeps the limit",
+		rules: limited,
+		edit: func(s string) string {
+			return strings.Replace(s, `text: "{{ email }}"`, `text: "{{ email }} {{ CustomID }}"`, 1)
+		},
 		before: []step{ev("0s", "open", 1, "a@x.com")},
 		after:  []step{ev("1h", "open", 2, "a@x.com")},
 		bug:    "same: the limit's history is dropped, so a one-per-30-days rule fires again after its message is edited",
