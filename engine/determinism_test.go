@@ -27,10 +27,12 @@ func TestDeterminism(t *testing.T) {
 			o := defaultTraffic
 			o.events = c.events
 			steps := traffic(o)
+			var snaps [][]byte
 			encode := func() ([]byte, int) {
 				var buf bytes.Buffer
 				enc := json.NewEncoder(&buf)
 				e := engine.New(c.rules(t), engine.Options{})
+				defer func() { snaps = append(snaps, e.Snapshot()) }()
 				n := 0
 				for i, s := range steps {
 					for _, f := range feed(e, s, uint64(i+1)) {
@@ -53,6 +55,9 @@ func TestDeterminism(t *testing.T) {
 					i++
 				}
 				t.Fatalf("two runs differ at byte %d:\n%s\n%s", i, around(a, i), around(b, i))
+			}
+			if !bytes.Equal(snaps[0], snaps[1]) {
+				t.Errorf("the two engines' snapshots differ (%d and %d bytes)", len(snaps[0]), len(snaps[1]))
 			}
 		})
 	}

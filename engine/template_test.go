@@ -111,3 +111,21 @@ rules:
 	}
 	walk(fs[0].Actions[0].Params)
 }
+
+func TestActionConnectionAndSuppression(t *testing.T) {
+	runScenarios(t, `version: 1
+rules:
+  - name: actions
+    on: unsub
+    do:
+      - mailjet: {to: "{{ email }}", template_id: 9, ignore_suppression: true}
+      - mailjet: {connection: transactional, to: "{{ email }}", template_id: 10}
+      - http: {connection: crm, path: /x, ignore_suppression: false}
+`, []scenario{{
+		name:  "connection and ignore_suppression are not parameters",
+		steps: []step{ev("0s", "unsub", 1, "a@x.com")},
+		want: []string{
+			`actions@0s#1 key="" email=a@x.com mailjet!{"template_id":9,"to":"a@x.com"} mailjet(transactional){"template_id":10,"to":"a@x.com"} http(crm){"path":"/x"}`,
+		},
+	}})
+}
