@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/heraldmail/herald/engine"
 )
@@ -280,5 +282,30 @@ rules:
 	checkFirings(t, got, []string{`doubled@2s#3 key="" slack{"text":"10 in 2"}`})
 	if n != 1 || e.Stats().Rules["doubled"].Errors != 1 {
 		t.Errorf("OnError called %d times, stats %+v; want 1 error", n, e.Stats().Rules["doubled"])
+	}
+}
+
+// Groups that are empty and inactive are dropped on ticks: the state (seen
+// through the snapshot's size) goes back to what it was.
+func TestWindowDropsEmptyGroups(t *testing.T) {
+	e := engine.New(parse(t, `version: 1
+rules:
+  - name: per-recipient
+    on: open
+    group_by: email
+    window: 10m
+    when: count() >= 3
+    do: [slack: {text: "{{ group }}"}]
+`), engine.Options{DedupHorizon: time.Minute})
+	feed(e, tick("0s"), 1)
+	empty := len(e.Snapshot())
+	for i := range 1000 {
+		feed(e, ev("1s", "open", int64(i+1), fmt.Sprintf("u%d@x.com", i)), uint64(i+2))
+	}
+	full := len(e.Snapshot())
+	feed(e, tick("11m"), 2000)
+	after := len(e.Snapshot())
+	if full < empty+1000*50 || after > empty+16 {
+		t.Errorf("snapshot sizes: empty %d, 1000 groups %d, after the window %d: want the groups dropped", empty, full, after)
 	}
 }
