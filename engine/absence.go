@@ -52,7 +52,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 	a.pending[kh] = t.at
 	a.timers.push(t)
 	e.explain(r, OutcomeTimer, func() string {
-		return fmt.Sprintf("fires in %s unless %s with %s = %s arrives", r.within, r.other, r.by.src, k)
+		return fmt.Sprintf("fires in %s unless %s with %s = %s arrives", FormatDuration(r.within), r.other, r.by.src, k)
 	})
 }
 

@@ -118,6 +118,9 @@ func (p *ruleParser) checkRequired(n *yaml.Node, key, kind string, have map[stri
 		if have["subject"] != nil && have["text"] == nil && have["html"] == nil {
 			p.errs.at(n, p.name, key, "subject needs text or html")
 		}
+		if have["template_id"] != nil && (have["text"] != nil || have["html"] != nil) {
+			p.errs.at(n, p.name, key, "a template brings its own content: give template_id, or text/html, not both")
+		}
 	case ActionSlack:
 		if have["text"] == nil && have["blocks"] == nil {
 			p.errs.at(n, p.name, key, "text (or blocks) is required")

@@ -308,7 +308,7 @@ func (e *Engine) emit(f firing) bool {
 	if f.limitOn && r.limit != nil && !e.allow(r, f.env) {
 		e.count(r, func(s *RuleStats) { s.Suppressed++ })
 		e.explain(r, OutcomeLimited, func() string {
-			return fmt.Sprintf("limit reached: %d firing(s) per %s already", r.limit.max, r.limit.per)
+			return fmt.Sprintf("limit reached: %d firing(s) per %s already", r.limit.max, FormatDuration(r.limit.per))
 		})
 		return false
 	}

@@ -55,7 +55,7 @@ func (s *sequence) successor(e *Engine, ev *Event, k string, kh uint64, mayWait 
 		s.waiting[kh] = append(s.waiting[kh], w)
 		s.waitQ.push(w)
 		e.explain(s.r, OutcomeWaiting, func() string {
-			return fmt.Sprintf("no %s with %s = %s yet: waits up to %s for it", s.r.other, s.r.by.src, k, s.r.within)
+			return fmt.Sprintf("no %s with %s = %s yet: waits up to %s for it", s.r.other, s.r.by.src, k, FormatDuration(s.r.within))
 		})
 		return
 	}
@@ -69,7 +69,7 @@ func (s *sequence) predecessor(e *Engine, ev *Event, k string, kh uint64) {
 	s.preds[kh] = p
 	s.predQ.push(p)
 	e.explain(s.r, OutcomeStored, func() string {
-		return fmt.Sprintf("kept for %s as the %s of %s = %s", s.r.within, s.r.other, s.r.by.src, k)
+		return fmt.Sprintf("kept for %s as the %s of %s = %s", FormatDuration(s.r.within), s.r.other, s.r.by.src, k)
 	})
 	waiting := s.waiting[kh]
 	if len(waiting) == 0 {
