@@ -14,7 +14,7 @@ rules:
     on: open
     do: [{mailjet: {to: a@x.com, template_id: 1, text: hi}}]
 `), ParseOptions{})
-	if err == nil || !strings.Contains(err.Error(), `r.yaml:5:11: rule "x": do[0].mailjet: a template brings its own content`) {
+	if err == nil || !strings.Contains(err.Error(), `r.yaml:5:20: rule "x": do[0].mailjet: a template brings its own content`) {
 		t.Fatalf("err = %v", err)
 	}
 }
