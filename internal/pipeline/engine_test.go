@@ -24,7 +24,7 @@ rules:
     do: [{slack: {text: "no open {{ email }}"}}]
 `
 
-func openConn(t *testing.T, dir string) *streams.Conn {
+func openConn(t testing.TB, dir string) *streams.Conn {
 	t.Helper()
 	c, err := streams.Open(context.Background(), streams.Options{Data: dir})
 	if err != nil {
@@ -45,7 +45,7 @@ func runnerOptions(t *testing.T, c *streams.Conn, sup Suppressions) Options {
 
 // runUntil runs a runner built by mk until it has processed the log up to
 // seq.
-func runUntil(t *testing.T, mk func(Options) *Runner, opt Options, seq uint64) *Runner {
+func runUntil(t testing.TB, mk func(Options) *Runner, opt Options, seq uint64) *Runner {
 	t.Helper()
 	reached := make(chan struct{})
 	var once sync.Once
