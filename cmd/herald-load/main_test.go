@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -47,46 +45,6 @@ func TestBodiesAreMailjetTraffic(t *testing.T) {
 		if avg := total / events; avg < 300 || avg > 450 {
 			t.Errorf("%d bytes an event on average, want about 360", avg)
 		}
-	}
-}
-
-func TestReadResponse(t *testing.T) {
-	for _, tt := range []struct {
-		in        string
-		code      int
-		keepAlive bool
-		rest      string
-	}{
-		{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nNEXT", 200, true, "NEXT"},
-		{"HTTP/1.1 400 Bad Request\r\ncontent-length: 17\r\n\r\n{\"error\":\"nope\"}\nNEXT", 400, true, "NEXT"},
-		{"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}", 503, false, ""},
-	} {
-		br := bufio.NewReader(strings.NewReader(tt.in))
-		code, keep, err := readResponse(br)
-		rest, _ := io.ReadAll(br)
-		if err != nil || code != tt.code || keep != tt.keepAlive || string(rest) != tt.rest {
-			t.Errorf("%q: %d %v %v, rest %q", tt.in, code, keep, err, rest)
-		}
-	}
-	if _, _, err := readResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))); err == nil {
-		t.Error("chunked answer accepted")
-	}
-}
-
-// The built-in client's requests are what net/http reads as a POST with
-// the body and the basic auth.
-func TestRawRequests(t *testing.T) {
-	u, _ := url.Parse("http://127.0.0.1:1/webhooks/mailjet?x=1")
-	reqs := rawRequests(u, [][]byte{[]byte(`{"event":"sent"}`)}, "mailjet", "pw")
-	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(reqs[0])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(r.Body)
-	user, pass, _ := r.BasicAuth()
-	if r.Method != "POST" || r.URL.RequestURI() != "/webhooks/mailjet?x=1" || string(body) != `{"event":"sent"}` ||
-		user != "mailjet" || pass != "pw" {
-		t.Errorf("read back %s %s %q %s:%s", r.Method, r.URL, body, user, pass)
 	}
 }
 

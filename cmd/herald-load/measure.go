@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldmail/herald/internal/httpload"
 )
 
 // result is what one measured run saw.
@@ -57,8 +59,8 @@ func (w *worker) post(record bool) {
 // connection pool serves every worker).
 func sender(target *url.URL, bodies, requests [][]byte, client *http.Client, o options) func(int) (int, error) {
 	if requests != nil {
-		rc := &rawClient{addr: target.Host, timeout: o.timeout}
-		return func(i int) (int, error) { return rc.do(requests[i]) }
+		rc := &httpload.Conn{Addr: target.Host, Timeout: o.timeout}
+		return func(i int) (int, error) { return rc.Do(requests[i]) }
 	}
 	return func(i int) (int, error) {
 		req, _ := http.NewRequest(http.MethodPost, target.String(), bytes.NewReader(bodies[i]))
@@ -130,12 +132,7 @@ func measure(name string, target *url.URL, bodies [][]byte, o options) *result {
 
 func (r *result) perSecond(n int64) float64 { return float64(n) / r.elapsed.Seconds() }
 
-func (r *result) percentile(p float64) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
-}
+func (r *result) percentile(p float64) time.Duration { return httpload.Percentile(r.lat, p) }
 
 func (r *result) errorText() string {
 	if len(r.errors) == 0 {
