@@ -17,14 +17,14 @@ type absence struct {
 func (a *absence) event(e *Engine, ev *Event) {
 	r := a.r
 	env := e.eventEnv(ev)
-	k, ok := e.keyOf(r, r.by, env)
-	if !ok || k == "" {
+	k, ok := e.keyFor(r, r.by, env)
+	if !ok || k.empty() {
 		if ok {
 			e.noKey(r, r.by, env)
 		}
 		return
 	}
-	kh := uint64(newHash().str(k))
+	kh := k.hash()
 	if ev.Type == r.other {
 		if _, ok := a.pending[kh]; ok {
 			delete(a.pending, kh)

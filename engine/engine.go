@@ -2,8 +2,10 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/expr-lang/expr/vm"
 )
@@ -227,25 +229,68 @@ func (e *Engine) test(r *Rule, p *program, env *env) bool {
 	return ok && b
 }
 
-// key evaluates a key expression (by, group_by) as a string.
-func (e *Engine) keyOf(r *Rule, p *program, env *env) (string, bool) {
-	if p == nil {
-		return "", true
+// keyVal is a key (by, group_by, limit.by) as evaluated: a string, or an
+// integer kept as one so hashing it needs no formatting.
+type keyVal struct {
+	s   string
+	n   int64
+	num bool
+}
+
+func (k keyVal) empty() bool { return k.s == "" && (!k.num || k.n == 0) }
+
+// hash identifies the key in the rules' maps.
+func (k keyVal) hash() uint64 {
+	if k.num {
+		return uint64(newHash().u64(uint64(k.n)))
 	}
-	v, ok := e.eval(r, p, env)
-	if !ok {
-		return "", false
+	return uint64(newHash().str(k.s))
+}
+
+func (k keyVal) String() string {
+	if k.num {
+		return strconv.FormatInt(k.n, 10)
+	}
+	return k.s
+}
+
+// keyFor evaluates a key expression. A bare field name is read directly; a
+// zero id counts as missing (empty).
+func (e *Engine) keyFor(r *Rule, p *program, env *env) (keyVal, bool) {
+	if p == nil {
+		return keyVal{}, true
+	}
+	var v any
+	if p.field >= 0 && env.Event != nil {
+		switch f := fields[p.field]; f.kind {
+		case reflect.String:
+			return keyVal{s: *(*string)(unsafe.Add(unsafe.Pointer(env.Event), f.off))}, true
+		case reflect.Int64:
+			n := *(*int64)(unsafe.Add(unsafe.Pointer(env.Event), f.off))
+			return keyVal{n: n, num: n != 0}, true
+		}
+		v = fieldValue(env.Event, p.field)
+	} else {
+		var ok bool
+		if v, ok = e.eval(r, p, env); !ok {
+			return keyVal{}, false
+		}
 	}
 	switch x := v.(type) {
 	case string:
-		return x, true
+		return keyVal{s: x}, true
 	case int64:
-		if x == 0 {
-			return "", true // a missing id
-		}
-		return strconv.FormatInt(x, 10), true
+		return keyVal{n: x, num: x != 0}, true
+	case int:
+		return keyVal{n: int64(x), num: x != 0}, true
 	}
-	return formatValue(v), true
+	return keyVal{s: formatValue(v)}, true
+}
+
+// keyOf evaluates a key expression as a string ("" when missing).
+func (e *Engine) keyOf(r *Rule, p *program, env *env) (string, bool) {
+	k, ok := e.keyFor(r, p, env)
+	return k.String(), ok
 }
 
 // passes evaluates the rule's `if` for env, explaining a false one.

@@ -66,6 +66,10 @@ var aggregateNames = map[string]bool{"count": true, "ratio": true, "sum": true, 
 type program struct {
 	src  string
 	prog *vm.Program
+	// field is the Event field the expression is, when it is a bare field
+	// name such as MessageID or domain (keys usually are): the engine reads
+	// it directly instead of running the program. -1 otherwise.
+	field int
 }
 
 // exprCompiler compiles the expressions of one rule.
@@ -125,7 +129,11 @@ func (c *exprCompiler) compileRaw(n *yaml.Node, key, src string, offset int, sc 
 	case err != nil:
 		return nil, err
 	}
-	return &program{src: src, prog: p}, nil
+	field := -1
+	if i, ok := fieldIndex[strings.TrimSpace(src)]; ok && sc != scopeWindow {
+		field = i
+	}
+	return &program{src: src, prog: p, field: field}, nil
 }
 
 // scopeCheck rejects names that the expression's place does not offer.

@@ -27,14 +27,14 @@ type sequence struct {
 func (s *sequence) event(e *Engine, ev *Event) {
 	r := s.r
 	env := e.eventEnv(ev)
-	k, ok := e.keyOf(r, r.by, env)
-	if !ok || k == "" {
+	k, ok := e.keyFor(r, r.by, env)
+	if !ok || k.empty() {
 		if ok {
 			e.noKey(r, r.by, env)
 		}
 		return // nothing to correlate on
 	}
-	kh := uint64(newHash().str(k))
+	kh := k.hash()
 	if r.matches(ev.Type) {
 		// An event that is also of the after type (on: open, after: open)
 		// becomes the next one's predecessor rather than waiting for one.
@@ -45,7 +45,7 @@ func (s *sequence) event(e *Engine, ev *Event) {
 	}
 }
 
-func (s *sequence) successor(e *Engine, ev *Event, k string, kh uint64, mayWait bool) {
+func (s *sequence) successor(e *Engine, ev *Event, k keyVal, kh uint64, mayWait bool) {
 	pred, ok := s.preds[kh]
 	if !ok && !mayWait {
 		return
@@ -64,7 +64,7 @@ func (s *sequence) successor(e *Engine, ev *Event, k string, kh uint64, mayWait 
 	s.fire(e, ev, &prev, e.key, k)
 }
 
-func (s *sequence) predecessor(e *Engine, ev *Event, k string, kh uint64) {
+func (s *sequence) predecessor(e *Engine, ev *Event, k keyVal, kh uint64) {
 	p := stored{key: kh, at: e.now + int64(s.r.within), id: e.key, data: pack(ev, s.r.fields)}
 	s.preds[kh] = p
 	s.predQ.push(p)
@@ -84,7 +84,7 @@ func (s *sequence) predecessor(e *Engine, ev *Event, k string, kh uint64) {
 }
 
 // fire evaluates the condition with prev and emits.
-func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k string) {
+func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k keyVal) {
 	r := s.r
 	env := e.eventEnv(ev)
 	env.Prev = prev
@@ -92,7 +92,7 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k string) {
 		return
 	}
 	e.count(r, func(st *RuleStats) { st.Matched++ })
-	e.emit(firing{r: r, key: k, id: newHash().u64(id).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
+	e.emit(firing{r: r, key: k.String(), id: newHash().u64(id).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
 }
 
 func (s *sequence) advance(e *Engine) {

@@ -174,9 +174,9 @@ func rebind(run runner, r *Rule) runner {
 // allow applies the rule's limit to a firing.
 func (e *Engine) allow(r *Rule, env *env) bool {
 	b := e.byRule[r.Name].(interface{ state() *base }).state()
-	key, ok := e.keyOf(r, r.limit.by, env)
+	key, ok := e.keyFor(r, r.limit.by, env)
 	if !ok {
 		return false
 	}
-	return b.lim.allow(uint64(newHash().str(key)), e.now)
+	return b.lim.allow(key.hash(), e.now)
 }

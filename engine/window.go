@@ -14,6 +14,10 @@ type window struct {
 	base
 	groups []*wgroup      // in creation order, for deterministic ticks
 	index  map[string]int // group → position in groups
+	// buffers reused from event to event
+	vals []any
+	aggI []int64
+	aggF []float64
 }
 
 // wgroup is one group's window: a ring of buckets with running totals.
@@ -83,7 +87,11 @@ func (w *window) group(key string) *wgroup {
 func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 	r := w.r
 	b := int(g.newest % int64(len(g.n)))
-	vals := make([]any, len(r.aggs))
+	vals := w.vals[:0]
+	for range r.aggs {
+		vals = append(vals, nil)
+	}
+	w.vals = vals
 	for i, a := range r.aggs {
 		if a.arg == nil {
 			continue
@@ -166,7 +174,7 @@ func (g *wgroup) forget(b, d int, cur int64) {
 
 // values fills the environment's aggregates from the group's totals.
 func (w *window) values(e *Engine, g *wgroup) *env {
-	e.env = env{Group: g.key, Now: e.Now(), AggI: e.env.AggI[:0], AggF: e.env.AggF[:0]}
+	e.env = env{Group: g.key, Now: e.Now(), AggI: w.aggI[:0], AggF: w.aggF[:0]}
 	env := &e.env
 	di := 0
 	for range g.totI {
@@ -175,6 +183,7 @@ func (w *window) values(e *Engine, g *wgroup) *env {
 	for range g.totF {
 		env.AggF = append(env.AggF, 0)
 	}
+	w.aggI, w.aggF = env.AggI, env.AggF
 	n := float64(g.totN)
 	for _, a := range w.r.aggs {
 		switch a.fn {
