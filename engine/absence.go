@@ -29,7 +29,10 @@ func (a *absence) event(e *Engine, ev *Event) {
 		if _, ok := a.pending[kh]; ok {
 			delete(a.pending, kh)
 			e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("cancels the timer of %s = %s", r.by.src, k) })
-		} else {
+		} else if !r.matches(ev.Type) {
+			// An unless event that may precede its start (Mailjet does not
+			// sort events). When on and unless are one type (on: open,
+			// unless: open) the event starts the next timer instead.
 			at := e.now + int64(r.within)
 			a.early[kh] = at
 			a.earlyQ.push(expiry{kh, at})

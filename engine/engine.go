@@ -163,11 +163,16 @@ func (e *Engine) Event(ev *Event, pos uint64) []Firing {
 		return e.out
 	}
 	e.stats.Events++
-	if len(ev.PayloadMap) > 0 {
-		normalizeNumbers(ev.PayloadMap)
-	}
-	if ev.Extra != nil {
-		normalizeNumbers(ev.Extra)
+	if hasNumbers(ev.PayloadMap) || hasNumbers(ev.Extra) {
+		// Expressions compare numbers as numbers: work on a copy with
+		// json.Number turned into int64 or float64, leaving the caller's
+		// event as it is.
+		c := *ev
+		c.PayloadMap = normalizedCopy(ev.PayloadMap).(map[string]any)
+		if ev.Extra != nil {
+			c.Extra = normalizedCopy(ev.Extra).(map[string]any)
+		}
+		ev = &c
 	}
 	e.explainTypes(ev)
 	e.ev = ev

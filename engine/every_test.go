@@ -89,7 +89,6 @@ rules:
 // new firings must not reuse the ids of the old ones, or the action queue
 // drops them as replays.
 func TestEveryIDsAfterRestart(t *testing.T) {
-	knownBug(t, "every.event: the id is hash(group, count) (+ stateHash), so after the rule is removed or disabled and comes back, count 2 gets the same id as before")
 	const rules = `version: 1
 rules:
   - {name: pairs, on: sent, every: 2, do: [slack: {text: "{{ count }}"}]}

@@ -208,6 +208,46 @@ func ParsePayload(s string) map[string]any {
 	return m
 }
 
+// hasNumbers reports whether v holds a json.Number, at any depth.
+func hasNumbers(v any) bool {
+	switch x := v.(type) {
+	case json.Number:
+		return true
+	case map[string]any:
+		for _, item := range x {
+			if hasNumbers(item) {
+				return true
+			}
+		}
+	case []any:
+		for _, item := range x {
+			if hasNumbers(item) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// normalizedCopy is normalizeNumbers on a deep copy of maps and lists.
+func normalizedCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, item := range x {
+			out[k] = normalizedCopy(item)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, item := range x {
+			out[i] = normalizedCopy(item)
+		}
+		return out
+	}
+	return normalizeNumbers(v)
+}
+
 // normalizeNumbers turns the json.Number values of decoded JSON (in maps
 // and lists, in place) into int64 when they are whole and fit, else
 // float64, so expressions compare and add them as numbers.

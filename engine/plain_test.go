@@ -301,7 +301,6 @@ rules:
 // them (the /api/events ring, a replay's input) and read them from other
 // goroutines.
 func TestEventInputUnchanged(t *testing.T) {
-	knownBug(t, "Engine.Event calls normalizeNumbers on ev.PayloadMap and ev.Extra in place: the caller's maps change (json.Number → int64/float64), a data race if another goroutine reads the event")
 	e := engine.New(parse(t, `version: 1
 rules:
   - {name: any, on: "*", if: payload.n == 3 && extra.x == 2, do: [slack: {text: "{{ payload.n }}"}]}

@@ -78,7 +78,6 @@ rules:
 		before: sends,
 		after:  []step{ev("2s", "sent", 3, "a@x.com")},
 		want:   []string{`milestone@2s#3 key="" email=a@x.com slack{"text":"3 to x.com"}`},
-		bug:    "stateHash includes r.fields, the event fields the actions read: an action text that reads one more field resets every kind (every counters, limits, windows), not only the stored events of sequence and absence",
 	}, {
 		name:  "an action text that reads another field keeps the limit",
 		rules: limited,
@@ -87,7 +86,6 @@ rules:
 		},
 		before: []step{ev("0s", "open", 1, "a@x.com")},
 		after:  []step{ev("1h", "open", 2, "a@x.com")},
-		bug:    "same: the limit's history is dropped, so a one-per-30-days rule fires again after its message is edited",
 	}, {
 		name:   "changed var used only by the action keeps state",
 		rules:  every,
@@ -204,7 +202,6 @@ rules:
 // A rule with a limit that has not fired yet (no limit keys) must keep its
 // other state through Snapshot and Restore.
 func TestSnapshotLimitWithoutFirings(t *testing.T) {
-	knownBug(t, "base.loadLimit returns early when there are no limit keys, without reading the limit queue that saveLimit wrote; what follows is misread (sequence state lost, or Restore fails: \"rule no-open-reminder: truncated at count\")")
 	for _, c := range []struct {
 		name  string
 		rules string

@@ -325,9 +325,12 @@ func (p *ruleParser) duration(n *yaml.Node, key string) time.Duration {
 func (p *ruleParser) stateHash(r *Rule) uint64 {
 	h := newHash().str(r.Name).str(r.Kind.String()).str(strings.Join(r.On, ",")).str(r.other)
 	h = h.u64(uint64(r.within)).u64(uint64(r.window)).u64(uint64(r.repeat)).u64(uint64(r.every))
-	// Stored events keep only the fields the rule reads: when that set
-	// changes, stored state cannot be read back.
-	h = h.u64(uint64(r.fields))
+	// Sequences and absences store events packed with only the fields the
+	// rule reads: when that set changes, they cannot be read back. Other
+	// kinds store no events.
+	if r.Kind == KindSequence || r.Kind == KindAbsence {
+		h = h.u64(uint64(r.fields))
+	}
 	progs := []*program{r.cond, r.by, r.groupBy, r.when, r.resolveWhen}
 	if r.limit != nil {
 		h = h.u64(uint64(r.limit.max)).u64(uint64(r.limit.per))

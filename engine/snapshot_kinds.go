@@ -7,7 +7,7 @@ import "slices"
 func (b *base) saveLimit(w *writer) {
 	w.i(b.lastAt)
 	w.u(b.nAt)
-	if b.lim == nil {
+	if b.lim == nil { // the count 0, and no queue
 		w.u(0)
 		return
 	}
@@ -23,8 +23,8 @@ func (b *base) saveLimit(w *writer) {
 func (b *base) loadLimit(r *reader) {
 	b.lastAt, b.nAt = r.i(), r.u()
 	n := r.n()
-	if n == 0 || b.lim == nil {
-		return
+	if b.lim == nil {
+		return // saveLimit wrote the count only
 	}
 	for range n {
 		k := r.u()

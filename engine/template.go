@@ -107,8 +107,8 @@ func (t *template) render(m *vm.VM, e *env, escape func(string) string) (any, er
 			return nil, err
 		}
 		v = jsonValue(v)
-		if s, ok := v.(string); ok && escape != nil {
-			return escape(s), nil
+		if escape != nil {
+			return escapeDeep(v, escape), nil
 		}
 		return v, nil
 	}
@@ -241,6 +241,34 @@ func jsonValue(v any) any {
 		return x.UTC().Format(time.RFC3339)
 	case time.Duration:
 		return x.String()
+	}
+	return v
+}
+
+// escapeDeep escapes every string in v, inside maps and lists too, into a
+// new value (v may be an event's own map).
+func escapeDeep(v any, escape func(string) string) any {
+	switch x := v.(type) {
+	case string:
+		return escape(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, item := range x {
+			out[escape(k)] = escapeDeep(item, escape)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, item := range x {
+			out[i] = escapeDeep(item, escape)
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, item := range x {
+			out[i] = escape(item)
+		}
+		return out
 	}
 	return v
 }

@@ -81,7 +81,6 @@ rules:
 // whole {{ expr }} that is a map or a list keeps its type, and the strings
 // inside it must be escaped too.
 func TestSlackEscapingOfMapsAndLists(t *testing.T) {
-	knownBug(t, "template.render escapes a whole expression only when its value is a string: {{ payload }} or {{ [CustomID] }} in a slack action pass <!channel> through unescaped")
 	e := engine.New(parse(t, `version: 1
 rules:
   - name: leak
