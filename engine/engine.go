@@ -213,6 +213,16 @@ func (e *Engine) advance(t int64) {
 // eval runs a program; a runtime error is counted against the rule and
 // reported, and ok is false.
 func (e *Engine) eval(r *Rule, p *program, env *env) (any, bool) {
+	if p.fast != nil {
+		if v := p.fast(env); v.k != fNil {
+			return v.any(), true
+		}
+	}
+	return e.run(r, p, env)
+}
+
+// run runs a program on expr's VM.
+func (e *Engine) run(r *Rule, p *program, env *env) (any, bool) {
 	v, err := e.vm.Run(p.prog, env)
 	if err != nil {
 		e.fail(r, fmt.Errorf("%s: %w", p.src, err))
@@ -226,7 +236,12 @@ func (e *Engine) test(r *Rule, p *program, env *env) bool {
 	if p == nil {
 		return true
 	}
-	v, ok := e.eval(r, p, env)
+	if p.fast != nil {
+		if v := p.fast(env); v.k == fBool {
+			return v.b
+		}
+	}
+	v, ok := e.run(r, p, env)
 	b, isBool := v.(bool)
 	if ok && !isBool {
 		e.fail(r, fmt.Errorf("%s: result is %T, not a bool", p.src, v))

@@ -70,6 +70,9 @@ type program struct {
 	// name such as MessageID or domain (keys usually are): the engine reads
 	// it directly instead of running the program. -1 otherwise.
 	field int
+	// fast evaluates the expression without the VM when its shape allows
+	// (fast.go); nil otherwise.
+	fast fastFn
 }
 
 // exprCompiler compiles the expressions of one rule.
@@ -133,7 +136,7 @@ func (c *exprCompiler) compileRaw(n *yaml.Node, key, src string, offset int, sc 
 	if i, ok := fieldIndex[strings.TrimSpace(src)]; ok && sc != scopeWindow {
 		field = i
 	}
-	return &program{src: src, prog: p, field: field}, nil
+	return &program{src: src, prog: p, field: field, fast: compileFast(p.Node())}, nil
 }
 
 // scopeCheck rejects names that the expression's place does not offer.

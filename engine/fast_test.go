@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"gopkg.in/yaml.v3"
+)
+
+// The fast path gives the VM's results: each expression runs both ways
+// over a set of events, including missing fields and odd values.
+func TestFastMatchesVM(t *testing.T) {
+	exprs := map[scope][]string{
+		scopeEvent: {
+			`CustomID startsWith "promo-"`, `CustomID endsWith "-1"`, `email contains "@x"`, `hard_bounce`, `!hard_bounce`,
+			`not blocked`, `event == "open"`, `event != "open"`, `event in ["open", "click"]`, `domain in ["x.com"]`,
+			`MessageID > 5`, `MessageID >= 576460765503091475`, `MessageID == 576460765503091476`, `mj_list_id < 3`,
+			`time <= 1700000000`, `mj_campaign_id == 7.0`, `mj_campaign_id != 7`, `-mj_list_id < 0`,
+			`event == "sent" && CustomID != "" || hard_bounce`, `(event == "open" or event == "click") and not (email == "")`,
+			`email`, `MessageID`, `domain`, `CustomID < "promo-2"`, `error_related_to == vars.rel`, `time > vars.n`,
+			`vars.flag && event == "bounce"`, `geo in vars.countries`, `ip == nil`, `true`, `false`, `"x"`, `42`, `1.5`,
+		},
+		scopeSequence: {`prev.CustomID == CustomID`, `time - prev.time < 3600`, `prev.MessageID == MessageID && prev.event == "sent"`},
+		scopeEvery:    {`count % 2 == 0`, `group == "x.com"`, `count > 3 && group != ""`},
+	}
+	events := []Event{
+		{},
+		{Type: "sent", MessageID: 576460765503091475, Email: "a@x.com", Domain: "x.com", CustomID: "promo-1", Time: 1700000000, CampaignID: 7},
+		{Type: "open", MessageID: 576460765503091476, Email: "b@y.com", Domain: "y.com", CustomID: "promo-2", Time: 1700003600, Geo: "FR", ListID: 2},
+		{Type: "bounce", MessageID: 5, Email: "", HardBounce: true, ErrorRelatedTo: "recipient", Time: 1},
+		{Type: "blocked", MessageID: 6, Email: "c@x.com", Domain: "x.com", Blocked: true, CustomID: "abc-1", ListID: 4},
+	}
+	vars := map[string]any{"rel": "recipient", "n": 1000, "flag": true, "countries": []any{"FR", "DE"}}
+	errs := &errs{file: "t"}
+	c := &exprCompiler{errs: errs, vars: vars, rule: "t"}
+	node := &yaml.Node{Kind: yaml.ScalarNode}
+	fastCount := 0
+	for sc, list := range exprs {
+		for _, src := range list {
+			p, err := c.compileRaw(node, "k", src, 0, sc, false)
+			if err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+			if p.fast == nil {
+				continue
+			}
+			fastCount++
+			for i := range events {
+				for j := range events {
+					ev, prev := events[i], events[j]
+					en := &env{Event: &ev, Prev: &prev, Group: ev.Domain, Count: int64(i + j), Now: time.Unix(0, 0)}
+					want, err := expr.Run(p.prog, en)
+					got := p.fast(en)
+					if err != nil {
+						continue // the VM fails (e.g. nil compared); the engine runs the VM then
+					}
+					if fmt.Sprint(got.any()) != fmt.Sprint(want) && !(got.k == fNil && want == nil) {
+						t.Errorf("%s on event %d (prev %d): fast %v (%T), VM %v (%T)", src, i, j, got.any(), got.any(), want, want)
+					}
+				}
+			}
+		}
+	}
+	if fastCount < 30 {
+		t.Errorf("only %d expressions took the fast path", fastCount)
+	}
+}
