@@ -37,6 +37,8 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReplay(rest, os.Stdin, stdout, stderr)
 	case "test":
 		return runTest(rest, stdout, stderr)
+	case "sim":
+		return runSim(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "help", "-h", "-help", "--help":
@@ -59,6 +61,9 @@ Usage:
   herald check   [--config herald.yaml] RULES.yaml…
   herald replay  --rules RULES.yaml [--config herald.yaml] [--until +24h] [--explain] EVENTS…
   herald test    [--run REGEX] [-v] [--explain] TESTS.yaml…
+  herald sim     --url URL [--rate N | --speed X] [--version 1|2] [traffic flags]
+  herald sim     --out FILE|- [traffic flags]
+  herald sim     --sinks ADDR [--fail-rate P] [--status CODE] [--latency D]
   herald version
   herald help
 
