@@ -130,8 +130,8 @@ func (l *Lease) refresh(ctx context.Context) {
 	}
 }
 
-// lead runs onAcquire while the lease is held, renewing it every TTL/3,
-// and returns when onAcquire has returned: after ctx ended or the lease
+// lead runs onAcquire while the lease is held, renewing it every TTL/3
+// (a failed renewal is retried after TTL/12), and returns when onAcquire has returned: after ctx ended or the lease
 // was lost, or by itself (then the lease is released).
 func (l *Lease) lead(ctx context.Context, rev uint64, onAcquire func(context.Context)) {
 	lctx, cancel := context.WithCancel(ctx)
@@ -141,7 +141,7 @@ func (l *Lease) lead(ctx context.Context, rev uint64, onAcquire func(context.Con
 		defer close(done)
 		onAcquire(lctx)
 	}()
-	renew := time.NewTicker(l.every)
+	renew := time.NewTimer(l.every)
 	defer renew.Stop()
 	expire := time.NewTimer(l.remaining())
 	defer expire.Stop()
@@ -157,7 +157,13 @@ func (l *Lease) lead(ctx context.Context, rev uint64, onAcquire func(context.Con
 		case <-expire.C:
 			expire.Reset(max(l.remaining(), time.Millisecond))
 		case <-renew.C:
-			rev = l.renew(rev)
+			var ok bool
+			rev, ok = l.renew(rev)
+			if ok {
+				renew.Reset(l.every)
+			} else {
+				renew.Reset(l.every / 4)
+			}
 			expire.Reset(max(l.remaining(), time.Millisecond))
 		}
 	}
@@ -172,16 +178,17 @@ func (l *Lease) lead(ctx context.Context, rev uint64, onAcquire func(context.Con
 }
 
 // renew rewrites the key if it still holds rev, and extends the deadline
-// when that worked. It returns the key's new revision; on failure the
-// deadline is left as it was (or dropped when another replica holds the
-// key), and the loop in lead notices when it passes.
-func (l *Lease) renew(rev uint64) uint64 {
+// when that worked. It returns the key's revision and whether the
+// deadline was extended; on failure the deadline is left as it was (or
+// dropped when another replica holds the key), and the loop in lead
+// notices when it passes.
+func (l *Lease) renew(rev uint64) (uint64, bool) {
 	if l.opt.BeforeRenew != nil {
 		l.opt.BeforeRenew()
 	}
 	left := l.remaining()
 	if left <= 0 {
-		return rev // too late: someone else may hold the lease by now
+		return rev, false // too late: someone else may hold the lease by now
 	}
 	info := l.term
 	info.Rules = l.opt.Rules()
@@ -194,12 +201,12 @@ func (l *Lease) renew(rev uint64) uint64 {
 		l.worked()
 		l.extend(sent)
 		l.observe(info, true)
-		return next
+		return next, true
 	case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-		return l.adopt(rev)
+		return l.adopt(rev), false
 	default:
 		l.failed("renewing the lease", err)
-		return rev
+		return rev, false
 	}
 }
 
