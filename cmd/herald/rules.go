@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/heraldmail/herald/engine"
+	"github.com/heraldmail/herald/internal/lease"
 	"github.com/heraldmail/herald/internal/pipeline"
 )
 
@@ -42,8 +44,10 @@ func (m *Main) loadRules() (*engine.RuleSet, error) {
 	return engine.LoadFile(path, engine.ParseOptions{Connections: connectionTypes(m.Config)})
 }
 
-// startEngine loads the rules and runs the engine over the log, the clock
-// ticker and the SIGHUP reloader until ctx ends or Close.
+// startEngine loads the rules and starts the engine's part of herald: on
+// every replica the reloaders (SIGHUP, file changes) and the election for
+// the engine's lease; on the replica holding the lease the engine over
+// the log and the clock ticker (runEngine). It runs until Close.
 func (m *Main) startEngine(ctx context.Context) error {
 	rs, err := m.loadRules()
 	if err != nil {
@@ -59,7 +63,11 @@ func (m *Main) startEngine(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.runner = pipeline.New(pipeline.Options{
+	m.runner = newEngineRunner(rs.Version, m.Metrics, m.Logger)
+	if m.runner.lease, err = m.newLease(ctx); err != nil {
+		return err
+	}
+	m.runner.Runner = pipeline.New(pipeline.Options{
 		Snapshots: &pipeline.Snapshots{Store: store, Logger: m.Logger},
 		Log:       m.conn.Log(),
 		Queue:     m.conn.Actions(),
@@ -69,20 +77,15 @@ func (m *Main) startEngine(ctx context.Context) error {
 		Engine:    engine.Options{DedupHorizon: m.Config.Webhook.DedupHorizon.D()},
 		Metrics:   m.Metrics,
 		Logger:    m.Logger,
+		Held:      m.runner.lease.Held,
+		Processed: m.hooks.processed,
 		Suppress:  m.suppress,
 	})
 	ctx, m.stopEngine = context.WithCancel(context.WithoutCancel(ctx))
-	m.engineWG.Add(4)
+	m.engineWG.Add(3)
 	go func() {
 		defer m.engineWG.Done()
-		if err := m.runner.Run(ctx); err != nil {
-			m.Logger.Error("engine stopped", "err", err)
-			m.engineErr.Store(&err)
-		}
-	}()
-	go func() {
-		defer m.engineWG.Done()
-		(&pipeline.Ticker{Log: m.conn.Log(), Logger: m.Logger}).Run(ctx)
+		m.runner.lease.Run(ctx, m.runEngine)
 	}()
 	go func() {
 		defer m.engineWG.Done()
@@ -94,6 +97,49 @@ func (m *Main) startEngine(ctx context.Context) error {
 	}()
 	m.Logger.Info("rules loaded", "file", rs.File, "version", rs.Version, "rules", len(rs.Rules))
 	return nil
+}
+
+// newLease opens the lease bucket and returns this replica's side of the
+// engine's lease.
+func (m *Main) newLease(ctx context.Context) (*lease.Lease, error) {
+	ttl := cmp.Or(m.hooks.leaseTTL, lease.DefaultTTL)
+	kv, err := m.conn.KV(ctx, lease.Bucket, lease.BucketConfig(ttl))
+	if err != nil {
+		return nil, err
+	}
+	if m.conn.Embedded() && m.Config.Embedded.Listen == "" {
+		// No other process can reach this NATS server: a lease left by an
+		// earlier run (killed) is stale, and waiting for its TTL would only
+		// delay the engine.
+		if err := kv.Delete(ctx, lease.DefaultKey); err != nil {
+			return nil, fmt.Errorf("clearing a stale lease: %w", err)
+		}
+	}
+	return lease.New(lease.Options{
+		KV:          kv,
+		TTL:         ttl,
+		Rules:       m.runner.Version,
+		OnChange:    func(lease.Info, bool) { m.runner.checkRules() },
+		Logger:      m.Logger,
+		Registerer:  m.Metrics.Registry,
+		BeforeRenew: m.hooks.beforeRenew,
+	}), nil
+}
+
+// runEngine runs the engine and the clock ticker while this replica holds
+// the engine's lease: until ctx ends (the lease is lost, or Close) or the
+// runner stops by itself on finding the lease lost.
+func (m *Main) runEngine(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { (&pipeline.Ticker{Log: m.conn.Log(), Logger: m.Logger}).Run(ctx) })
+	if err := m.runner.Run(ctx); err != nil {
+		m.Logger.Error("engine stopped", "err", err)
+		m.engineErr.Store(&err)
+	}
+	cancel()
+	wg.Wait()
 }
 
 // reloadOnSIGHUP reloads the rules file on each SIGHUP.
@@ -139,10 +185,19 @@ func (m *Main) closeEngine() {
 
 // engineState is the part of Main that runs the rules.
 type engineState struct {
-	runner     *pipeline.Runner
+	runner     *engineRunner
 	stopEngine context.CancelFunc
 	engineWG   sync.WaitGroup
 	engineErr  atomic.Pointer[error]
+	hooks      engineHooks
+}
+
+// engineHooks let tests shorten the lease and watch or pause the engine;
+// zero values change nothing.
+type engineHooks struct {
+	leaseTTL    time.Duration    // the lease time (default lease.DefaultTTL)
+	beforeRenew func()           // lease.Options.BeforeRenew
+	processed   func(seq uint64) // pipeline.Options.Processed
 }
 
 // reloadDebounce lets an editor finish writing before the file is read.
