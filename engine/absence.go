@@ -10,7 +10,7 @@ type absence struct {
 	base
 	pending map[uint64]int64 // key → deadline of its timer
 	early   map[uint64]int64 // key → when an early unless event is forgotten
-	timers  fifo[stored]
+	timers  fifo[timer]
 	earlyQ  fifo[expiry]
 }
 
@@ -51,7 +51,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 		e.explain(r, OutcomeTimer, func() string { return fmt.Sprintf("a timer already waits for %s = %s", r.by.src, k) })
 		return // one timer per key: the earliest start counts
 	}
-	t := stored{key: kh, at: e.now + int64(r.within), id: e.key, data: pack(ev, r.fields)}
+	t := timer{key: kh, kept: kept{at: e.now + int64(r.within), data: pack(ev, r.fields)}}
 	a.pending[kh] = t.at
 	a.timers.push(t)
 	e.explain(r, OutcomeTimer, func() string {
@@ -85,13 +85,13 @@ func (a *absence) advance(e *Engine) {
 	}
 }
 
-func (a *absence) fire(e *Engine, t stored) {
+func (a *absence) fire(e *Engine, t timer) {
 	r := a.r
 	var ev Event
 	unpack(t.data, r.fields, &ev)
 	env := e.eventEnv(&ev)
 	k, _ := e.keyOf(r, r.by, env)
-	e.emit(firing{r: r, key: k, id: newHash().u64(t.id).u64(uint64(t.at)), at: t.at, email: ev.Email, env: env, limitOn: true})
+	e.emit(firing{r: r, key: k, id: newHash().u64(t.key).u64(uint64(t.at)), at: t.at, email: ev.Email, env: env, limitOn: true})
 }
 
 func (a *absence) tick(*Engine) {}

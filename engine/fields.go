@@ -42,59 +42,77 @@ var fieldIndex = func() map[string]int {
 	return m
 }()
 
-// collectFields returns the fields a rule's expressions read from an event
-// or from prev: what a stored event must keep.
-func collectFields(r *Rule) fieldSet {
-	var fs fieldSet
+// collectFields returns what stored events must keep: cur, the fields an
+// event stored for later (an absence's start, a sequence's early successor)
+// is read for when it fires; prev, the fields a sequence reads as prev.X
+// from its stored predecessors. An absence's `if` ran at the start and is
+// not needed later.
+func collectFields(r *Rule) (cur, prev fieldSet) {
+	var prevNames, prevMembers int
+	v := fieldVisitor{cur: &cur, prev: &prev, prevNames: &prevNames, prevMembers: &prevMembers}
 	visit := func(p *program) {
-		if p == nil {
-			return
+		if p != nil {
+			node := p.prog.Node()
+			ast.Walk(&node, v)
 		}
-		node := p.prog.Node()
-		ast.Walk(&node, fieldVisitor{&fs})
 	}
-	for _, p := range []*program{r.cond, r.by, r.groupBy, r.when, r.resolveWhen} {
-		visit(p)
+	visit(r.by)
+	if r.Kind != KindAbsence {
+		visit(r.cond)
 	}
 	if r.limit != nil {
 		visit(r.limit.by)
-	}
-	for _, a := range r.aggs {
-		visit(a.arg)
 	}
 	for _, list := range [][]*actionSpec{r.do, r.onResolve} {
 		for _, a := range list {
 			a.params.programs(visit)
 		}
 	}
-	if fs&(1<<fieldIndex["payload"]) != 0 {
-		fs |= 1 << fieldIndex["Payload"]
+	if prevNames > prevMembers {
+		prev = allFields // prev used whole, e.g. passed to a function
+	}
+	payload, raw := fieldSet(1)<<fieldIndex["payload"], fieldSet(1)<<fieldIndex["Payload"]
+	for _, fs := range []*fieldSet{&cur, &prev} {
+		if *fs&payload != 0 {
+			*fs |= raw // payload is parsed again from Payload
+		}
 	}
 	// Suppression needs the recipient of every firing.
-	return fs | 1<<fieldIndex["email"]
+	return cur | 1<<fieldIndex["email"], prev
 }
 
-type fieldVisitor struct{ fs *fieldSet }
+// fieldVisitor marks the event fields an expression reads, and the prev
+// fields; it counts prev names and prev.X members to spot a bare prev.
+type fieldVisitor struct {
+	cur, prev              *fieldSet
+	prevNames, prevMembers *int
+}
 
 func (v fieldVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
 		if i, ok := fieldIndex[n.Value]; ok {
-			*v.fs |= 1 << i
+			*v.cur |= 1 << i
 		}
-		if n.Value == "$env" {
-			*v.fs = allFields
+		switch n.Value {
+		case "$env":
+			*v.cur = allFields
+		case "prev":
+			*v.prevNames++
 		}
 	case *ast.MemberNode:
-		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "prev" {
-			if s, ok := n.Property.(*ast.StringNode); ok {
-				if i, ok := fieldIndex[s.Value]; ok {
-					*v.fs |= 1 << i
-				}
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != "prev" {
+			return
+		}
+		*v.prevMembers++
+		if s, ok := n.Property.(*ast.StringNode); ok {
+			if i, ok := fieldIndex[s.Value]; ok {
+				*v.prev |= 1 << i
 				return
 			}
-			*v.fs = allFields
 		}
+		*v.prev = allFields
 	}
 }
 

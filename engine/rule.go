@@ -79,7 +79,8 @@ type Rule struct {
 
 	// fields lists the event fields that rendering and later evaluation
 	// need from a stored event (sequence and absence keep events).
-	fields fieldSet
+	fields     fieldSet
+	prevFields fieldSet // what stored predecessors keep (sequence)
 	// stateHash covers the keys that define the rule's state; a reload
 	// keeps the state of a rule whose stateHash is unchanged.
 	stateHash uint64

@@ -61,7 +61,7 @@ func (p *ruleParser) parse(n *yaml.Node) *Rule {
 	r.Kind = p.kind(n)
 	p.parseKind(r)
 	p.parseCommon(n, r)
-	r.fields = collectFields(r)
+	r.fields, r.prevFields = collectFields(r)
 	r.stateHash = p.stateHash(r)
 	return r
 }
@@ -329,7 +329,7 @@ func (p *ruleParser) stateHash(r *Rule) uint64 {
 	// rule reads: when that set changes, they cannot be read back. Other
 	// kinds store no events.
 	if r.Kind == KindSequence || r.Kind == KindAbsence {
-		h = h.u64(uint64(r.fields))
+		h = h.u64(uint64(r.fields)).u64(uint64(r.prevFields))
 	}
 	progs := []*program{r.cond, r.by, r.groupBy, r.when, r.resolveWhen}
 	if r.limit != nil {

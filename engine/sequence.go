@@ -13,14 +13,30 @@ type stored struct {
 
 func (s stored) when() int64 { return s.at }
 
+// kept is a stored event whose key is its map key and whose identity is
+// not needed: a predecessor, an absence's start. 24 bytes and the packed
+// fields, which are often none.
+type kept struct {
+	at   int64
+	data string
+}
+
+// timer is a kept event in a time-ordered queue.
+type timer struct {
+	key uint64
+	kept
+}
+
+func (t timer) when() int64 { return t.at }
+
 // sequence fires when an `on` event follows an `after.event` event with the
 // same key within `after.within`. Each predecessor is kept for `within`; a
 // successor that arrives first waits up to `within` for its predecessor.
 type sequence struct {
 	base
-	preds   map[uint64]stored   // key → latest predecessor
+	preds   predecessors        // key → latest predecessor
 	waiting map[uint64][]stored // key → successors that came first
-	predQ   fifo[stored]
+	predQ   fifo[expiry]
 	waitQ   fifo[stored]
 }
 
@@ -46,7 +62,7 @@ func (s *sequence) event(e *Engine, ev *Event) {
 }
 
 func (s *sequence) successor(e *Engine, ev *Event, k keyVal, kh uint64, mayWait bool) {
-	pred, ok := s.preds[kh]
+	pred, ok := s.preds.get(kh)
 	if !ok && !mayWait {
 		return
 	}
@@ -60,14 +76,14 @@ func (s *sequence) successor(e *Engine, ev *Event, k keyVal, kh uint64, mayWait 
 		return
 	}
 	var prev Event
-	unpack(pred.data, s.r.fields, &prev)
+	unpack(pred.data, s.r.prevFields, &prev)
 	s.fire(e, ev, &prev, e.key, k)
 }
 
 func (s *sequence) predecessor(e *Engine, ev *Event, k keyVal, kh uint64) {
-	p := stored{key: kh, at: e.now + int64(s.r.within), id: e.key, data: pack(ev, s.r.fields)}
-	s.preds[kh] = p
-	s.predQ.push(p)
+	p := kept{at: e.now + int64(s.r.within), data: pack(ev, s.r.prevFields)}
+	s.preds.set(kh, p)
+	s.predQ.push(expiry{kh, p.at})
 	e.explain(s.r, OutcomeStored, func() string {
 		return fmt.Sprintf("kept for %s as the %s of %s = %s", FormatDuration(s.r.within), s.r.other, s.r.by.src, k)
 	})
@@ -102,8 +118,8 @@ func (s *sequence) advance(e *Engine) {
 		if !ok {
 			break
 		}
-		if p, ok := s.preds[x.key]; ok && p.at == x.at && p.id == x.id {
-			delete(s.preds, x.key)
+		if p, ok := s.preds.get(x.key); ok && p.at == x.at {
+			s.preds.delete(x.key)
 		}
 	}
 	for {
@@ -124,3 +140,37 @@ func (s *sequence) advance(e *Engine) {
 }
 
 func (s *sequence) tick(*Engine) {}
+
+// predecessors maps keys to their latest predecessor. Most rules read no
+// prev field, so the packed data has its own map, used only when there is
+// some: a predecessor then costs its key and expiry alone.
+type predecessors struct {
+	at   map[uint64]int64
+	data map[uint64]string
+}
+
+func newPredecessors() predecessors {
+	return predecessors{at: map[uint64]int64{}, data: map[uint64]string{}}
+}
+
+func (p predecessors) get(k uint64) (kept, bool) {
+	at, ok := p.at[k]
+	if !ok {
+		return kept{}, false
+	}
+	return kept{at: at, data: p.data[k]}, true
+}
+
+func (p predecessors) set(k uint64, v kept) {
+	p.at[k] = v.at
+	if v.data != "" {
+		p.data[k] = v.data
+	} else if len(p.data) > 0 {
+		delete(p.data, k)
+	}
+}
+
+func (p predecessors) delete(k uint64) {
+	delete(p.at, k)
+	delete(p.data, k)
+}

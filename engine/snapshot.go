@@ -104,9 +104,6 @@ type stateful interface {
 	load(r *reader)
 }
 
-// live returns the entries still queued.
-func (q *fifo[T]) live() []T { return q.buf[q.head:] }
-
 // writer appends varint-encoded values.
 type writer struct{ b []byte }
 
@@ -135,6 +132,23 @@ func (w *writer) expiries(v []expiry) {
 		w.u(x.key)
 		w.i(x.at)
 	}
+}
+
+func (w *writer) timers(v []timer) {
+	w.u(uint64(len(v)))
+	for _, x := range v {
+		w.u(x.key)
+		w.i(x.at)
+		w.s(x.data)
+	}
+}
+
+func (r *reader) timers() []timer {
+	v := make([]timer, r.n())
+	for i := range v {
+		v[i] = timer{key: r.u(), kept: kept{at: r.i(), data: r.s()}}
+	}
+	return v
 }
 
 func (w *writer) stored(v []stored) {

@@ -62,12 +62,13 @@ func (x *every) load(r *reader) {
 
 func (s *sequence) save(w *writer) {
 	s.saveLimit(w)
-	preds := make([]stored, 0, len(s.preds))
-	for _, k := range sortedKeys64(s.preds) {
-		preds = append(preds, s.preds[k])
+	preds := make([]timer, 0, len(s.preds.at))
+	for _, k := range sortedKeys64(s.preds.at) {
+		p, _ := s.preds.get(k)
+		preds = append(preds, timer{key: k, kept: p})
 	}
-	w.stored(preds)
-	w.stored(s.predQ.live())
+	w.timers(preds)
+	w.expiries(s.predQ.live())
 	var waiting []stored
 	for _, k := range sortedKeys64(s.waiting) {
 		waiting = append(waiting, s.waiting[k]...)
@@ -78,11 +79,11 @@ func (s *sequence) save(w *writer) {
 
 func (s *sequence) load(r *reader) {
 	s.loadLimit(r)
-	for _, p := range r.stored() {
-		s.preds[p.key] = p
+	for _, p := range r.timers() {
+		s.preds.set(p.key, p.kept)
 	}
-	for _, p := range r.stored() {
-		s.predQ.push(p)
+	for _, x := range r.expiries() {
+		s.predQ.push(x)
 	}
 	for _, w := range r.stored() {
 		s.waiting[w.key] = append(s.waiting[w.key], w)
@@ -96,7 +97,7 @@ func (a *absence) save(w *writer) {
 	a.saveLimit(w)
 	saveTimes(w, a.pending)
 	saveTimes(w, a.early)
-	w.stored(a.timers.live())
+	w.timers(a.timers.live())
 	w.expiries(a.earlyQ.live())
 }
 
@@ -104,7 +105,7 @@ func (a *absence) load(r *reader) {
 	a.loadLimit(r)
 	loadTimes(r, a.pending)
 	loadTimes(r, a.early)
-	for _, t := range r.stored() {
+	for _, t := range r.timers() {
 		a.timers.push(t)
 	}
 	for _, x := range r.expiries() {

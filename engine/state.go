@@ -10,34 +10,61 @@ func (x expiry) when() int64 { return x.at }
 
 // fifo is a queue of entries pushed with non-decreasing times (the engine
 // clock never goes back and each queue has one period), so the oldest is
-// always at the head: no heap needed.
+// always at the head: no heap needed. It is kept in blocks of fifoBlock
+// entries, so a queue of millions of pending timers costs its entries and
+// no spare half-slice from append's doubling.
 type fifo[T interface{ when() int64 }] struct {
-	buf  []T
-	head int
+	blocks [][]T
+	head   int // next entry of blocks[0]
+	n      int
 }
 
-func (q *fifo[T]) push(x T) { q.buf = append(q.buf, x) }
+const fifoBlock = 4096
+
+func (q *fifo[T]) push(x T) {
+	last := len(q.blocks) - 1
+	if last < 0 || len(q.blocks[last]) == fifoBlock {
+		q.blocks = append(q.blocks, make([]T, 0, fifoBlock))
+		last++
+	}
+	q.blocks[last] = append(q.blocks[last], x)
+	q.n++
+}
 
 // due pops and returns the head when it is due at or before now.
 func (q *fifo[T]) due(now int64) (T, bool) {
 	var zero T
-	if q.head == len(q.buf) || q.buf[q.head].when() > now {
+	if q.n == 0 || q.blocks[0][q.head].when() > now {
 		return zero, false
 	}
-	x := q.buf[q.head]
-	q.buf[q.head] = zero // let the GC have what the entry held
+	x := q.blocks[0][q.head]
+	q.blocks[0][q.head] = zero // let the GC have what the entry held
 	q.head++
-	if q.head == len(q.buf) {
-		q.buf, q.head = q.buf[:0], 0
-	} else if q.head > 1024 && q.head > len(q.buf)/2 {
-		n := copy(q.buf, q.buf[q.head:])
-		clear(q.buf[n:])
-		q.buf, q.head = q.buf[:n], 0
+	q.n--
+	if q.head == len(q.blocks[0]) {
+		if len(q.blocks) == 1 {
+			q.blocks[0], q.head = q.blocks[0][:0], 0
+		} else if q.head == fifoBlock {
+			q.blocks[0] = nil
+			q.blocks, q.head = q.blocks[1:], 0
+		}
 	}
 	return x, true
 }
 
-func (q *fifo[T]) len() int { return len(q.buf) - q.head }
+func (q *fifo[T]) len() int { return q.n }
+
+// live returns the queued entries in order (a copy).
+func (q *fifo[T]) live() []T {
+	out := make([]T, 0, q.n)
+	for i, b := range q.blocks {
+		if i == 0 {
+			b = b[q.head:]
+		}
+		out = append(out, b...)
+	}
+	return out
+}
 
 // dedupSet remembers event identities for the dedup horizon.
 type dedupSet struct {
@@ -153,7 +180,7 @@ func newRunner(r *Rule) runner {
 	b := base{r: r, lim: newLimiter(r.limit)}
 	switch r.Kind {
 	case KindSequence:
-		return &sequence{base: b, preds: map[uint64]stored{}, waiting: map[uint64][]stored{}}
+		return &sequence{base: b, preds: newPredecessors(), waiting: map[uint64][]stored{}}
 	case KindAbsence:
 		return &absence{base: b, pending: map[uint64]int64{}, early: map[uint64]int64{}}
 	case KindWindow:
