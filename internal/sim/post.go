@@ -105,9 +105,14 @@ type poster struct {
 	acked  int64
 }
 
+// Source gives bodies in order of Due; *Bodies is one.
+type Source interface {
+	Next() (Body, bool)
+}
+
 // Post sends the bodies to opt.URL until they run out or ctx ends, and
 // reports what it saw. It fails only on a bad URL.
-func Post(ctx context.Context, bodies *Bodies, opt PostOptions) (*Report, error) {
+func Post(ctx context.Context, bodies Source, opt PostOptions) (*Report, error) {
 	if opt.URL == nil || (opt.URL.Scheme != "http" && opt.URL.Scheme != "https") || opt.URL.Host == "" {
 		return nil, errors.New("want an http:// or https:// URL")
 	}
