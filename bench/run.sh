@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One benchmark report, measured in one run on one machine: ingest against
-# the bare net/http ceiling, the engine's events/s on one core, memory per
-# pending entry, the dispatcher's actions/s, end-to-end latency (webhook
-# POST → call at a fake Slack) and restart time. Writes bench/out/report.md
+# the bare net/http ceiling, the engine's events/s on one core and through
+# the log, memory per pending entry, the dispatcher's actions/s, end-to-end
+# latency (webhook POST → call at a fake Slack) and restart time. Writes bench/out/report.md
 # (the figures, each with its command) and the raw outputs next to it.
 # docs/benchmarks.md explains what each figure means.
 #
@@ -31,9 +31,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # Sizes: the full run, or --quick.
-ingest_d=5s ingest_rounds=3 engine_n=2000000x dispatch_n=20000x e2e_d=30s pending=1000000 after=500000
+ingest_d=5s ingest_rounds=3 engine_n=2000000x replay_n=3x dispatch_n=20000x e2e_d=30s pending=1000000 after=500000
 if [ -n "$quick" ]; then
-	ingest_d=2s ingest_rounds=1 engine_n=200000x dispatch_n=2000x e2e_d=8s pending=50000 after=20000
+	ingest_d=2s ingest_rounds=1 engine_n=200000x replay_n=1x dispatch_n=2000x e2e_d=8s pending=50000 after=20000
 fi
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -49,6 +49,8 @@ bench/ingest.sh "$ingest_d" "$ingest_rounds" >"$out/ingest.txt"
 step engine
 load_engine=$(load)
 go test -run '^$' -bench 'Engine' -cpu 1 -benchtime "$engine_n" ./engine >"$out/engine.txt"
+load_replay=$(load)
+go test -run '^$' -bench RunnerReplay -benchtime "$replay_n" ./internal/pipeline 2>/dev/null >"$out/replay.txt"
 load_pending=$(load)
 go test -run '^$' -bench 'Pending' -benchtime 1x ./engine >"$out/pending.txt"
 
@@ -97,6 +99,15 @@ metric() {
 	join <(metric "$out/engine.txt" events/s | sort) <(metric "$out/engine.txt" firings/event | sort) |
 		join - <(metric "$out/engine.txt" B/op | sort) | join - <(metric "$out/engine.txt" allocs/op | sort) |
 		awk '{ printf "| %s | %d | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
+	echo
+	echo "## Engine through the log"
+	echo
+	echo "\`go test -run '^\$' -bench RunnerReplay -benchtime $replay_n ./internal/pipeline\` (load average before: $load_replay)"
+	echo
+	echo "| benchmark | events/s | jobs/event |"
+	echo "|---|---|---|"
+	join <(metric "$out/replay.txt" events/s | sort) <(metric "$out/replay.txt" jobs/event | sort) |
+		awk '{ printf "| %s | %d | %s |\n", $1, $2, $3 }'
 	echo
 	echo "## Memory per pending entry (1,000,000 entries)"
 	echo
