@@ -71,7 +71,7 @@ func TestClusterOfThree(t *testing.T) {
 	if _, last, err := c.Log().Bounds(ctx); err != nil || last < acked {
 		t.Fatalf("after stopping a server: last %d, %v; acked %d", last, err, acked)
 	}
-	recs := readN(t, c.Log(), 1, int(acked))
+	recs := readWithin(t, c.Log(), 1, int(acked), 45*time.Second)
 	if recs[len(recs)-1].Seq != acked {
 		t.Errorf("read up to %d, want %d", recs[len(recs)-1].Seq, acked)
 	}

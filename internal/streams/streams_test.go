@@ -58,8 +58,15 @@ var errDone = errors.New("done")
 // readN reads n records from from.
 func readN(t testing.TB, l *Log, from uint64, n int) []Record {
 	t.Helper()
+	return readWithin(t, l, from, n, 10*time.Second)
+}
+
+// readWithin is readN with its own time limit: after a cluster fail-over an
+// ordered consumer may first wait out a missed heartbeat and start again.
+func readWithin(t testing.TB, l *Log, from uint64, n int, limit time.Duration) []Record {
+	t.Helper()
 	var got []Record
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	err := l.Read(ctx, from, func(r Record) error {
 		got = append(got, r)
