@@ -60,6 +60,20 @@ const (
 // and no email). Such events are stored and shown but match no rule.
 func (e *Event) IsSendTest() bool { return e.MessageID == 0 && e.Email == "" }
 
+// SuppressReason says why an event means its recipient must get no more
+// Mailjet follow-ups (unsub, spam, hard_bounce, blocked), or "".
+func SuppressReason(ev *Event) string {
+	switch {
+	case ev.Email == "":
+		return ""
+	case ev.Type == TypeUnsub, ev.Type == TypeSpam, ev.Type == TypeBlocked:
+		return ev.Type
+	case ev.Type == TypeBounce && ev.HardBounce:
+		return "hard_bounce"
+	}
+	return ""
+}
+
 // DomainOf returns the lower-cased part of an address after its last '@',
 // or "" when there is none.
 func DomainOf(email string) string {

@@ -185,14 +185,18 @@ func mappingKeys(e *errs, n *yaml.Node, rule, key string, allowed ...string) map
 }
 
 // suggest returns ` (did you mean "x"?)` for the nearest near miss.
-func suggest(name string, allowed []string) string {
+func suggest(name string, allowed []string) string { return Suggest(name, allowed) }
+
+// Suggest returns ` (did you mean "x"?)` naming the candidate nearest to
+// name (at most two edits, case aside), or "".
+func Suggest(name string, candidates []string) string {
 	best, bestD := "", 3
-	for _, a := range allowed {
-		if d := editDistance(name, a); d < bestD {
+	for _, a := range candidates {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(a)); d < bestD {
 			best, bestD = a, d
 		}
 	}
-	if best == "" {
+	if best == "" || best == name {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)

@@ -164,7 +164,7 @@ func eventOf(e *testErrs, en entry, where string) (engine.Event, bool) {
 	if v := en.fields["event"]; v == nil {
 		e.at(en.keys[0], where, "event: missing: the event type (sent, open, click, bounce, blocked, spam, unsub), or advance: to move the clock")
 		return engine.Event{}, false
-	} else if hint := didYouMean(v.Value, eventTypes); hint != "" && !contains(eventTypes, v.Value) {
+	} else if hint := engine.Suggest(v.Value, eventTypes); hint != "" && !contains(eventTypes, v.Value) {
 		e.warn(v, where+".event", "%q is not a Mailjet event type%s", v.Value, hint)
 	}
 	obj, ok := eventJSON(e, en, where)
@@ -191,7 +191,7 @@ func eventJSON(e *testErrs, en entry, where string) ([]byte, bool) {
 			e.at(k, where, "%s is derived by herald (from email, Payload, and the virtual clock): leave it out", name)
 			return nil, false
 		case !contains(mailjetFields, name):
-			if hint := didYouMean(name, mailjetFields); hint != "" {
+			if hint := engine.Suggest(name, mailjetFields); hint != "" {
 				e.warn(k, where, "%q is not a Mailjet field%s: it is kept under extra", name, hint)
 			}
 		}

@@ -212,7 +212,7 @@ func keysOf(e *testErrs, n *yaml.Node, where string, allowed ...string) map[stri
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
 		case !contains(allowed, k.Value):
-			e.at(k, where, "unknown key %q%s (allowed: %s)", k.Value, didYouMean(k.Value, allowed), strings.Join(allowed, ", "))
+			e.at(k, where, "unknown key %q%s (allowed: %s)", k.Value, engine.Suggest(k.Value, allowed), strings.Join(allowed, ", "))
 		case out[k.Value] != nil:
 			e.at(k, where, "duplicate key %q", k.Value)
 		default:
@@ -338,7 +338,7 @@ func checkRule(e *testErrs, rs *engine.RuleSet, n *yaml.Node, where string) bool
 		names[i] = r.Name
 	}
 	sort.Strings(names)
-	e.at(n, where, "no rule %q in %s%s (rules: %s)", n.Value, rs.File, didYouMean(n.Value, names), strings.Join(names, ", "))
+	e.at(n, where, "no rule %q in %s%s (rules: %s)", n.Value, rs.File, engine.Suggest(n.Value, names), strings.Join(names, ", "))
 	return false
 }
 
@@ -393,36 +393,6 @@ func parseExpectation(e *testErrs, rs *engine.RuleSet, n *yaml.Node, where strin
 		x.resolve = boolValue(e, v, where+".resolve")
 	}
 	return x
-}
-
-// didYouMean returns ` (did you mean "x"?)` for a near miss.
-func didYouMean(name string, candidates []string) string {
-	for _, c := range candidates {
-		if strings.EqualFold(name, c) || levenshtein(strings.ToLower(name), strings.ToLower(c)) <= 2 {
-			return fmt.Sprintf(" (did you mean %q?)", c)
-		}
-	}
-	return ""
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func contains(list []string, s string) bool {

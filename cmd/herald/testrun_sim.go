@@ -97,7 +97,7 @@ func (s *sim) record() { s.pos++ }
 func (s *sim) event(ev *engine.Event) {
 	s.ticksUntil(ev.Received)
 	s.n++
-	if reason := suppressReason(ev); reason != "" {
+	if reason := engine.SuppressReason(ev); reason != "" {
 		s.supp[normalAddress(ev.Email)] = suppression{Reason: reason, Event: s.n, At: ev.Received}
 	}
 	if ev.Received.After(s.at) {
@@ -163,20 +163,6 @@ func (s *sim) suppressed(f engine.Firing) simFiring {
 	}
 	out.AllSuppressed = total > 0 && len(out.Suppressed) == total
 	return out
-}
-
-// suppressReason says why an event suppresses its recipient, or "": the
-// same events herald serve adds to its suppression list.
-func suppressReason(ev *engine.Event) string {
-	switch {
-	case ev.Email == "":
-		return ""
-	case ev.Type == engine.TypeUnsub, ev.Type == engine.TypeSpam, ev.Type == engine.TypeBlocked:
-		return ev.Type
-	case ev.Type == engine.TypeBounce && ev.HardBounce:
-		return "hard_bounce"
-	}
-	return ""
 }
 
 // recipientAddresses reads a mailjet action's rendered `to`: an address,

@@ -29,19 +29,6 @@ type Suppressions interface {
 	Add(ctx context.Context, email, reason string, at time.Time) error
 }
 
-// suppressReason says why an event suppresses its recipient, or "".
-func suppressReason(ev *engine.Event) string {
-	switch {
-	case ev.Email == "":
-		return ""
-	case ev.Type == engine.TypeUnsub, ev.Type == engine.TypeSpam, ev.Type == engine.TypeBlocked:
-		return ev.Type
-	case ev.Type == engine.TypeBounce && ev.HardBounce:
-		return "hard_bounce"
-	}
-	return ""
-}
-
 // Options configure a Runner.
 type Options struct {
 	Log   Log
@@ -355,7 +342,7 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 // Records before the fence were processed by an earlier run, which stored
 // them already.
 func (r *Runner) suppress(ctx context.Context, ev *engine.Event, seq uint64) error {
-	reason := suppressReason(ev)
+	reason := engine.SuppressReason(ev)
 	if reason == "" || r.opt.Suppress == nil || seq < r.fence.Seq {
 		return nil
 	}
