@@ -213,8 +213,12 @@ func (p *poster) drop(r *replica) {
 
 // halt stops posting and waits for the posts in flight.
 func (p *poster) halt() {
-	for r := range p.stops {
-		p.drop(r)
+	for r, stop := range p.stops {
+		close(stop)
+		delete(p.stops, r)
+	}
+	for _, wg := range p.wgs {
+		wg.Wait()
 	}
 }
 

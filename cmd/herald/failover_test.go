@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldmail/herald/internal/lease"
+	"github.com/heraldmail/herald/internal/streams"
 	"github.com/heraldmail/herald/internal/streams/streamstest"
 )
 
@@ -79,6 +80,7 @@ func TestClusterNATSServerDown(t *testing.T) {
 	}
 	cl, rs := startHerald(t, 3, "a", "b")
 	waitHolder(t, rs)
+	checkReplicated(t, rs[0])
 	p := newPoster()
 	p.start(rs...)
 	waitForIn(t, loaded, "events to flow", func() bool { s, o := p.count(); return s+o >= 100 })
@@ -256,6 +258,29 @@ func TestClusterRulesMismatch(t *testing.T) {
 	}
 	if n := strings.Count(b.logs.String(), "the rules loaded here differ"); n != 1 {
 		t.Errorf("b warned %d times about the mismatch, want once", n)
+	}
+}
+
+// checkReplicated checks that the streams and buckets herald made on a
+// 3-server cluster have 3 replicas, and the lease bucket its TTL.
+func checkReplicated(t *testing.T, r *replica) {
+	t.Helper()
+	ctx := context.Background()
+	if n := r.m.conn.Replicas(); n != 3 {
+		t.Errorf("replicas = %d, want 3 on a 3-server cluster", n)
+	}
+	for _, name := range []string{streams.StreamLog, "KV_" + lease.Bucket} {
+		s, err := r.m.conn.JetStream().Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s.CachedInfo().Config
+		if c.Replicas != 3 {
+			t.Errorf("stream %s: %d replicas, want 3", name, c.Replicas)
+		}
+		if name != streams.StreamLog && (c.MaxAge != clusterLease || c.SubjectDeleteMarkerTTL != clusterLease) {
+			t.Errorf("lease bucket: max age %v, marker TTL %v; want the lease time %v", c.MaxAge, c.SubjectDeleteMarkerTTL, clusterLease)
+		}
 	}
 }
 
