@@ -4,7 +4,7 @@
 // The key's value names the holder (Info). A replica takes the lease by
 // creating the key (which fails while it exists) and keeps it by
 // rewriting it every TTL/3 with a compare-and-set on the revision it
-// wrote last. The bucket's TTL (its streams's max age) removes a key
+// wrote last. The bucket's TTL (its stream's max age) removes a key
 // that nobody rewrote for TTL, so the lease of a dead replica ends on its
 // own.
 //
