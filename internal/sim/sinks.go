@@ -44,7 +44,7 @@ type Call struct {
 	At     time.Time // when it arrived
 	Kind   string    // "slack", "mailjet" or "crm"
 	Method string
-	Path   string
+	Path   string // as it arrived, escaped
 	Status int
 	Failed bool // an injected failure
 	// IdempotencyKey is the request's Idempotency-Key header.
@@ -109,7 +109,7 @@ func (s *Sinks) Summary() string {
 }
 
 func (s *Sinks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c := Call{At: s.opt.Now(), Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key")}
+	c := Call{At: s.opt.Now(), Method: r.Method, Path: r.URL.EscapedPath(), IdempotencyKey: r.Header.Get("Idempotency-Key")}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
 		return

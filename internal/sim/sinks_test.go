@@ -60,7 +60,7 @@ func newClients(t *testing.T, base string, timeout time.Duration) clients {
 var (
 	mailjetAction = map[string]any{"to": "anna@example.org", "template_id": 4242, "variables": map[string]any{"code": "OPEN24"}}
 	slackAction   = map[string]any{"text": "72% of mail to gmail.com blocked"}
-	crmAction     = map[string]any{"method": "POST", "path": "/contacts/anna@example.org/unsubscribe", "json": map[string]any{"reason": "unsub"}}
+	crmAction     = map[string]any{"method": "POST", "path": "/contacts/anna%40example.org/unsubscribe", "json": map[string]any{"reason": "unsub"}}
 )
 
 // Without failures, herald's own clients succeed against the sinks, and
@@ -89,14 +89,14 @@ func TestSinksAccept(t *testing.T) {
 	if sl.Kind != "slack" || sl.Text != "72% of mail to gmail.com blocked" {
 		t.Errorf("slack call: %+v", sl)
 	}
-	if crm.Kind != "crm" || crm.Path != "/crm/contacts/anna@example.org/unsubscribe" ||
+	if crm.Kind != "crm" || crm.Path != "/crm/contacts/anna%40example.org/unsubscribe" ||
 		crm.IdempotencyKey != "crm-unsubscribe-1/0" || !strings.Contains(crm.Body, `"reason":"unsub"`) {
 		t.Errorf("crm call: %+v", crm)
 	}
 	for _, want := range []string{
 		`mailjet 200 to=anna@example.org template=4242 variables={"code":"OPEN24"} custom_id=open-discount-1/0`,
 		`slack   200 "72% of mail to gmail.com blocked"`,
-		`crm     200 POST /crm/contacts/anna@example.org/unsubscribe idempotency-key=crm-unsubscribe-1/0 {"reason":"unsub"}`,
+		`crm     200 POST /crm/contacts/anna%40example.org/unsubscribe idempotency-key=crm-unsubscribe-1/0 {"reason":"unsub"}`,
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
