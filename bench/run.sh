@@ -6,7 +6,7 @@
 # (the figures, each with its command) and the raw outputs next to it.
 # docs/benchmarks.md explains what each figure means.
 #
-#   bench/run.sh               # the working tree, about 6 minutes
+#   bench/run.sh               # the working tree, 4 to 6 minutes
 #   bench/run.sh --rev HEAD    # a committed revision, exported to a temporary directory
 #   bench/run.sh --quick       # short runs, to check the script (figures not worth keeping)
 set -euo pipefail
@@ -18,7 +18,7 @@ if [ "${1:-}" = "--rev" ]; then
 	export_dir=$(mktemp -d)
 	trap 'rm -rf "$export_dir"' EXIT
 	git archive "$rev" | tar -x -C "$export_dir"
-	HERALD_BENCH_REV=$rev HERALD_BENCH_OUT=$PWD/bench/out "$export_dir/bench/run.sh" "$@"
+	HERALD_BENCH_REV=$rev HERALD_BENCH_OUT=${HERALD_BENCH_OUT:-$PWD/bench/out} "$export_dir/bench/run.sh" "$@"
 	exit
 fi
 
@@ -27,6 +27,7 @@ if [ "${1:-}" = "--quick" ]; then quick=1; fi
 out=${HERALD_BENCH_OUT:-$PWD/bench/out}
 rev=${HERALD_BENCH_REV:-$(git describe --always --dirty 2>/dev/null || echo "unknown revision")}
 mkdir -p "$out"
+started=$(date -u +%Y-%m-%dT%H:%MZ)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -72,7 +73,7 @@ metric() {
 }
 
 {
-	echo "# herald benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "# herald benchmarks, $started to $(date -u +%H:%MZ)"
 	echo
 	echo "Revision $rev. Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(go version | cut -d' ' -f3), $(uname -sr)."
 	[ -n "$quick" ] && echo && echo "**--quick run: sizes too small for the figures to mean much.**"
