@@ -50,7 +50,7 @@ type Report struct {
 	Status    map[string]int64 // requests by status code, or "transport" when none came
 	Latencies []time.Duration  // of every answered request, sorted
 	MaxLate   time.Duration    // the longest a body waited past its Due for a free worker
-	SimTime   time.Time        // the simulated time of the last event posted
+	SimTime   time.Time        // the latest simulated time of the events posted
 }
 
 // Rate is the achieved rate, events posted a second.
@@ -110,6 +110,13 @@ type Source interface {
 	Next() (Body, bool)
 }
 
+// counters are what the feeding loop has handed to the workers so far,
+// read by the progress lines meanwhile.
+type counters struct {
+	requests, events atomic.Int64
+	simNow           atomic.Int64 // Unix seconds of the latest event handed over
+}
+
 // Post sends the bodies to opt.URL until they run out or ctx ends, and
 // reports what it saw. It fails only on a bad URL.
 func Post(ctx context.Context, bodies Source, opt PostOptions) (*Report, error) {
@@ -123,11 +130,10 @@ func Post(ctx context.Context, bodies Source, opt PostOptions) (*Report, error) 
 		opt.Timeout = 30 * time.Second
 	}
 	var (
-		work           = make(chan *Body)
-		wg             sync.WaitGroup
-		requests, evts atomic.Int64
-		simNow         atomic.Int64 // Unix seconds of the last event posted
-		start          = time.Now()
+		work  = make(chan *Body)
+		wg    sync.WaitGroup
+		count counters
+		start = time.Now()
 	)
 	workers := make([]*poster, opt.Concurrency)
 	for i := range workers {
@@ -139,42 +145,14 @@ func Post(ctx context.Context, bodies Source, opt PostOptions) (*Report, error) 
 			}
 		})
 	}
-	stopProgress := progress(opt, start, &requests, &evts, &simNow)
+	stopProgress := progress(opt, start, &count)
 	rep := &Report{Status: map[string]int64{}}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-feed:
-	for {
-		b, ok := bodies.Next()
-		if !ok {
-			break
-		}
-		if wait := time.Until(start.Add(b.Due)); opt.Paced && wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				break feed
-			}
-		}
-		select {
-		case work <- &b:
-		case <-ctx.Done():
-			break feed
-		}
-		if late := time.Since(start) - b.Due; opt.Paced && late > rep.MaxLate {
-			rep.MaxLate = late
-		}
-		requests.Add(1)
-		evts.Add(int64(len(b.Events)))
-		rep.SimTime = b.Events[len(b.Events)-1].At
-		simNow.Store(rep.SimTime.Unix())
-	}
+	feed(ctx, bodies, work, opt.Paced, start, rep, &count)
 	close(work)
 	wg.Wait()
 	rep.Elapsed = time.Since(start)
 	stopProgress()
-	rep.Requests, rep.Events = requests.Load(), evts.Load()
+	rep.Requests, rep.Events = count.requests.Load(), count.events.Load()
 	for _, w := range workers {
 		for k, v := range w.status {
 			rep.Status[k] += v
@@ -184,6 +162,43 @@ feed:
 	}
 	slices.Sort(rep.Latencies)
 	return rep, nil
+}
+
+// feed hands the bodies to the workers, each at its Due when paced, until
+// they run out or ctx ends.
+func feed(ctx context.Context, bodies Source, work chan<- *Body, paced bool, start time.Time, rep *Report, count *counters) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		b, ok := bodies.Next()
+		if !ok {
+			return
+		}
+		if wait := time.Until(start.Add(b.Due)); paced && wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case work <- &b:
+		case <-ctx.Done():
+			return
+		}
+		if late := time.Since(start) - b.Due; paced && late > rep.MaxLate {
+			rep.MaxLate = late
+		}
+		count.requests.Add(1)
+		count.events.Add(int64(len(b.Events)))
+		for _, e := range b.Events {
+			if e.At.After(rep.SimTime) {
+				rep.SimTime = e.At
+			}
+		}
+		count.simNow.Store(rep.SimTime.Unix())
+	}
 }
 
 // post sends one body and records the outcome.
@@ -241,7 +256,7 @@ func sender(opt PostOptions) func([]byte) (int, error) {
 }
 
 // progress prints a line every opt.ProgressEvery until the returned stop.
-func progress(opt PostOptions, start time.Time, requests, events, simNow *atomic.Int64) (stop func()) {
+func progress(opt PostOptions, start time.Time, count *counters) (stop func()) {
 	if opt.Progress == nil {
 		return func() {}
 	}
@@ -260,10 +275,10 @@ func progress(opt PostOptions, start time.Time, requests, events, simNow *atomic
 				return
 			case now := <-t.C:
 				el := now.Sub(start)
-				n := events.Load()
+				n := count.events.Load()
 				fmt.Fprintf(opt.Progress, "sim: %s: %d events in %d requests (%.0f events/s), simulated time %s\n",
-					el.Round(time.Second), n, requests.Load(), float64(n)/el.Seconds(),
-					time.Unix(simNow.Load(), 0).UTC().Format("2006-01-02 15:04"))
+					el.Round(time.Second), n, count.requests.Load(), float64(n)/el.Seconds(),
+					time.Unix(count.simNow.Load(), 0).UTC().Format("2006-01-02 15:04"))
 			}
 		}
 	})

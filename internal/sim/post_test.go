@@ -62,8 +62,10 @@ func postRun(t *testing.T, cfg Config, s Schedule, opt PostOptions) (*Report, *r
 func TestPostRate(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Recipients, cfg.MaxEvents = 5000, 1000
+	var progress bytes.Buffer
 	rep, rec := postRun(t, cfg, Schedule{Version: 1, Rate: 500},
-		PostOptions{Paced: true, Concurrency: 4, User: "mailjet", Password: "secret"})
+		PostOptions{Paced: true, Concurrency: 4, User: "mailjet", Password: "secret",
+			Progress: &progress, ProgressEvery: 500 * time.Millisecond})
 	if rep.Events != 1000 || rep.Requests != 1000 || rep.Acked != 1000 || rep.Status["200"] != 1000 {
 		t.Fatalf("report: %+v", rep)
 	}
@@ -79,6 +81,9 @@ func TestPostRate(t *testing.T) {
 	}
 	if len(rep.Latencies) != 1000 || rep.Latencies[0] > rep.Latencies[999] {
 		t.Errorf("%d latencies, not sorted", len(rep.Latencies))
+	}
+	if n := strings.Count(progress.String(), "events/s), simulated time 2025-06-02"); n < 2 {
+		t.Errorf("%d progress lines in 2 s, one every 500 ms:\n%s", n, progress.String())
 	}
 	var out bytes.Buffer
 	rep.Write(&out, 500)
