@@ -70,9 +70,9 @@ func (e *Engine) Restore(data []byte) error {
 	fresh := New(e.rules, e.opt)
 	fresh.now = r.i()
 	fresh.stats.Events, fresh.stats.Duplicates, fresh.stats.SendTests, fresh.stats.Errors = r.u(), r.u(), r.u(), r.u()
-	fresh.dedup.seenAt = map[uint64]int64{}
+	fresh.dedup.ids = map[uint64]struct{}{}
 	for _, x := range r.expiries() {
-		fresh.dedup.seenAt[x.key] = x.at - fresh.dedup.horizon
+		fresh.dedup.ids[x.key] = struct{}{}
 		fresh.dedup.queue.push(x)
 	}
 	n := r.u()

@@ -69,19 +69,19 @@ func (q *fifo[T]) live() []T {
 // dedupSet remembers event identities for the dedup horizon.
 type dedupSet struct {
 	horizon int64
-	seenAt  map[uint64]int64
+	ids     map[uint64]struct{} // the identities; when each expires is in queue
 	queue   fifo[expiry]
 }
 
 // seen records key at now and reports whether it was already there.
 func (d *dedupSet) seen(key uint64, now int64) bool {
-	if d.seenAt == nil {
-		d.seenAt = map[uint64]int64{}
+	if d.ids == nil {
+		d.ids = map[uint64]struct{}{}
 	}
-	if _, ok := d.seenAt[key]; ok {
+	if _, ok := d.ids[key]; ok {
 		return true
 	}
-	d.seenAt[key] = now
+	d.ids[key] = struct{}{}
 	d.queue.push(expiry{key, now + d.horizon})
 	return false
 }
@@ -92,7 +92,7 @@ func (d *dedupSet) expire(now int64) {
 		if !ok {
 			return
 		}
-		delete(d.seenAt, x.key)
+		delete(d.ids, x.key)
 	}
 }
 
