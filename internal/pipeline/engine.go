@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,7 @@ type Runner struct {
 	stop    context.CancelCauseFunc // ends the current Run
 	pos     uint64                  // the last log position processed
 	fence   Position
+	batch   []Job // the jobs of the record being processed
 	loadErr error
 	// torn is set while a record is being applied and stays set if that
 	// was cut short (shutdown): the engine then holds part of a record and
@@ -304,12 +306,11 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 	}
 	r.torn = true
 	next := 0
+	r.batch = r.batch[:0]
 	var firings []engine.Firing
 	if rec.Tick {
 		firings = r.eng.Tick(rec.Received, rec.Seq)
-		if err := r.queue(ctx, firings, rec.Seq, &next); err != nil {
-			return err
-		}
+		r.collect(firings, rec.Seq, &next)
 	} else {
 		events, err := webhook.Decode(rec.Body, rec.Received)
 		if err != nil {
@@ -324,10 +325,11 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 			before := r.eng.Stats().Duplicates
 			firings = r.eng.Event(ev, rec.Seq)
 			r.countEvent(ev, before)
-			if err := r.queue(ctx, firings, rec.Seq, &next); err != nil {
-				return err
-			}
+			r.collect(firings, rec.Seq, &next)
 		}
+	}
+	if err := r.publishBatch(ctx); err != nil {
+		return err
 	}
 	r.pos, r.torn = rec.Seq, false
 	r.position.Set(float64(rec.Seq))
@@ -365,28 +367,61 @@ func (r *Runner) countEvent(ev *engine.Event, dupsBefore uint64) {
 	}
 }
 
-// queue publishes the firings' jobs, skipping those at or before the fence.
-func (r *Runner) queue(ctx context.Context, firings []engine.Firing, seq uint64, next *int) error {
+// collect adds the firings' jobs to the record's batch, skipping the
+// records an earlier run queued whole: those before the fence's record.
+// The fence's own record may have been queued in part (its jobs go out
+// concurrently), so its jobs are queued again; the queue drops the ones it
+// holds by id, and the dispatcher never runs a job already done.
+func (r *Runner) collect(firings []engine.Firing, seq uint64, next *int) {
 	for i := range firings {
 		f := &firings[i]
 		for _, j := range jobs(f, seq, next) {
-			if !j.Pos.After(r.fence) {
+			if seq < r.fence.Seq {
 				continue
 			}
-			// A record's effect on the engine cannot be undone, so its jobs
-			// are published whatever it takes: the engine waits meanwhile.
-			err := retry(ctx, r.log, "queueing a firing", func() error {
+			r.batch = append(r.batch, j)
+		}
+	}
+}
+
+// publishers bounds the jobs of one record published at once.
+const publishers = 16
+
+// publishBatch publishes the record's jobs, up to publishers at a time,
+// and returns when all are stored. A record's effect on the engine cannot
+// be undone, so its jobs are published whatever it takes (each retried
+// until stored): the engine waits meanwhile. The next record starts only
+// then, so only the newest record on the queue can be incomplete.
+func (r *Runner) publishBatch(ctx context.Context) error {
+	if len(r.batch) == 0 {
+		return nil
+	}
+	sem := make(chan struct{}, publishers)
+	errs := make(chan error, len(r.batch))
+	var wg sync.WaitGroup
+	for i := range r.batch {
+		j := &r.batch[i]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs <- retry(ctx, r.log, "queueing a firing", func() error {
 				if err := r.checkHeld(); err != nil {
 					return err
 				}
-				return publish(ctx, r.opt.Queue, &j)
+				return publish(ctx, r.opt.Queue, j)
 			})
-			if err != nil {
-				return err
-			}
-			if j.Action.Kind != "" || f.Shadow || len(f.Actions) == 0 {
-				r.firings.WithLabelValues(f.Rule).Inc()
-			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	for _, j := range r.batch {
+		if strings.HasSuffix(j.ID, "/0") { // one count per firing, not per action
+			r.firings.WithLabelValues(j.Rule).Inc()
 		}
 	}
 	return nil
