@@ -33,6 +33,7 @@ type Engine struct {
 	now     int64 // the engine clock, Unix nanoseconds: the largest time seen
 	runners []runner
 	byRule  map[string]runner
+	counts  map[*Rule]*RuleStats // each runner's counters, by its rule
 	byType  map[string][]runner
 	any     []runner
 	dedup   dedupSet
@@ -80,7 +81,7 @@ func New(rs *RuleSet, opt Options) *Engine {
 	if opt.DedupHorizon <= 0 {
 		opt.DedupHorizon = 24 * time.Hour
 	}
-	e := &Engine{opt: opt, stats: Stats{Rules: map[string]RuleStats{}}}
+	e := &Engine{opt: opt}
 	e.dedup.horizon = int64(opt.DedupHorizon)
 	e.install(rs, nil)
 	return e
@@ -92,6 +93,7 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 	e.rules = rs
 	e.runners = e.runners[:0]
 	e.byRule = map[string]runner{}
+	e.counts = map[*Rule]*RuleStats{}
 	e.byType = map[string][]runner{}
 	e.any = nil
 	for _, r := range rs.Rules {
@@ -106,6 +108,7 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 		}
 		e.runners = append(e.runners, run)
 		e.byRule[r.Name] = run
+		e.counts[r] = &run.(interface{ state() *base }).state().st
 	}
 	for t, list := range rs.byType {
 		for _, r := range list {
@@ -131,12 +134,16 @@ func (e *Engine) Rules() *RuleSet { return e.rules }
 // Now returns the engine clock: the largest time it has seen.
 func (e *Engine) Now() time.Time { return time.Unix(0, e.now).UTC() }
 
-// Stats returns a copy of the engine's counters.
+// Stats returns a copy of the engine's counters. Rules appear once they
+// counted something; a rule's counters go with its state (a reload that
+// resets the state resets them).
 func (e *Engine) Stats() Stats {
 	s := e.stats
-	s.Rules = make(map[string]RuleStats, len(e.stats.Rules))
-	for k, v := range e.stats.Rules {
-		s.Rules[k] = v
+	s.Rules = make(map[string]RuleStats, len(e.runners))
+	for _, run := range e.runners {
+		if st := run.(interface{ state() *base }).state().st; st != (RuleStats{}) {
+			s.Rules[run.rule().Name] = st
+		}
 	}
 	return s
 }
@@ -333,9 +340,9 @@ func (e *Engine) noKey(r *Rule, p *program, env *env) {
 
 func (e *Engine) fail(r *Rule, err error) {
 	e.stats.Errors++
-	s := e.stats.Rules[r.Name]
-	s.Errors++
-	e.stats.Rules[r.Name] = s
+	if s := e.counts[r]; s != nil {
+		s.Errors++
+	}
 	if e.opt.OnError != nil {
 		e.opt.OnError(r.Name, err)
 	}
@@ -343,9 +350,9 @@ func (e *Engine) fail(r *Rule, err error) {
 }
 
 func (e *Engine) count(r *Rule, f func(*RuleStats)) {
-	s := e.stats.Rules[r.Name]
-	f(&s)
-	e.stats.Rules[r.Name] = s
+	if s := e.counts[r]; s != nil {
+		f(s)
+	}
 }
 
 // eventEnv prepares the shared environment for an event.

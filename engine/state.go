@@ -151,6 +151,7 @@ func (l *limiter) expire(now int64) {
 // fires twice at one time.
 type base struct {
 	r      *Rule
+	st     RuleStats // the rule's counters: kept with its state
 	lim    *limiter
 	lastAt int64
 	nAt    uint64
