@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -31,8 +32,20 @@ func (c *Conn) autoReplicas(ctx context.Context) (int, error) {
 		MaxBytes: 1024,
 		Replicas: 3,
 	}
-	_, err = c.js.CreateStream(ctx, probe)
 	var apiErr *jetstream.APIError
+	// A peer that is still starting makes the placement fail with "peer
+	// offline": ask again for a while before deciding.
+	for wait := 0; wait < probeWaits; wait++ {
+		_, err = c.js.CreateStream(ctx, probe)
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodePeerOffline {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(probeWait):
+		}
+	}
 	switch {
 	case err == nil:
 		if err := c.js.DeleteStream(ctx, probe.Name); err != nil {
@@ -46,8 +59,15 @@ func (c *Conn) autoReplicas(ctx context.Context) (int, error) {
 	}
 }
 
+// How long the replica probe waits for peers that are starting.
+const (
+	probeWaits = 40
+	probeWait  = 250 * time.Millisecond
+)
+
 // JetStream API error codes (nats-server errors.json).
 const (
+	errCodePeerOffline           jetstream.ErrorCode = 10005 // "no suitable peers for placement, peer offline"
 	errCodeInsufficientResources jetstream.ErrorCode = 10023 // also "no suitable peers"
 	errCodeReplicasNotSupported  jetstream.ErrorCode = 10074 // not clustered
 	errCodeStorageExceeded       jetstream.ErrorCode = 10047 // server storage limit
