@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,7 @@ type Log struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	timeout time.Duration
+	logger  *slog.Logger
 	// refused is the size of the last message refused because the log
 	// was full; Writable reports the log full until that much is free.
 	refused atomic.Int64
@@ -76,7 +78,7 @@ func (c *Conn) openLog(ctx context.Context) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamLog, err)
 	}
-	return &Log{nc: c.nc, js: c.js, stream: s, timeout: c.opts.Timeout}, nil
+	return &Log{nc: c.nc, js: c.js, stream: s, timeout: c.opts.Timeout, logger: c.opts.Logger}, nil
 }
 
 // dupWindow returns d, capped at maxAge when that is set: JetStream

@@ -2,8 +2,10 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,48 +25,89 @@ const readBufferBytes = 32 << 20
 // in the log, whatever its sequence.
 //
 // Read uses an ordered consumer: ephemeral, flow-controlled, recreated
-// after the last delivered record if the connection or server blips.
+// after the last delivered record if the connection or server blips. As a
+// guard against a consumer that stalls silently (seen after a cluster
+// fail-over), when no record arrives for readStall while the log holds
+// records past the last one delivered, Read starts a new consumer there.
 func (l *Log) Read(ctx context.Context, from uint64, fn func(Record) error) error {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-	if from > 1 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	next := from
+	for {
+		stalled, err := l.readFrom(ctx, &next, fn)
+		if !stalled {
+			return err
+		}
+		l.logger.Warn("the event log reader stalled; starting a new one", "at", next)
 	}
-	cons, err := l.js.OrderedConsumer(ctx, StreamLog, cfg)
+}
+
+// readStall is how long Read waits for a record before it checks whether
+// the log has more.
+const readStall = 5 * time.Second
+
+// readFrom runs one ordered consumer from *next, advancing *next past each
+// record given to fn. stalled reports that the consumer stopped delivering
+// records the log holds.
+func (l *Log) readFrom(ctx context.Context, next *uint64, fn func(Record) error) (stalled bool, err error) {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if *next > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *next
+	}
+	// Creating the consumer has been seen to hang past a fail-over: bound
+	// it, and try again.
+	cctx, cancel := context.WithTimeout(ctx, 2*readStall)
+	cons, err := l.js.OrderedConsumer(cctx, StreamLog, cfg)
+	cancel()
 	if err != nil {
-		return fmt.Errorf("read %s: %w", StreamLog, err)
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return true, nil
+		}
+		return false, fmt.Errorf("read %s: %w", StreamLog, err)
 	}
 	buf := max(readBufferBytes, int(l.nc.MaxPayload())+headerRoom)
 	it, err := cons.Messages(jetstream.PullMaxBytes(buf))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", StreamLog, err)
+		return false, fmt.Errorf("read %s: %w", StreamLog, err)
 	}
 	defer it.Stop()
-	next := from
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		wait, cancel := context.WithTimeout(ctx, readStall)
+		msg, err := it.Next(jetstream.NextContext(wait))
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return false, ctx.Err()
 			}
-			return fmt.Errorf("read %s: %w", StreamLog, err)
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+				if l.hasFrom(ctx, *next) {
+					return true, nil
+				}
+				continue // idle: nothing to read yet
+			}
+			return false, fmt.Errorf("read %s: %w", StreamLog, err)
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
-			return fmt.Errorf("read %s: %w", StreamLog, err)
+			return false, fmt.Errorf("read %s: %w", StreamLog, err)
 		}
 		seq := meta.Sequence.Stream
-		if next > 0 && seq != next {
-			return fmt.Errorf("%w: expected record %d, next in log is %d", ErrGap, next, seq)
+		if *next > 0 && seq != *next {
+			return false, fmt.Errorf("%w: expected record %d, next in log is %d", ErrGap, *next, seq)
 		}
-		next = seq + 1
+		*next = seq + 1
 		rec, err := recordOf(seq, msg.Subject(), msg.Headers(), msg.Data())
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := fn(rec); err != nil {
-			return err
+			return false, err
 		}
 	}
+}
+
+// hasFrom reports whether the log holds a record at or after seq (0: any).
+func (l *Log) hasFrom(ctx context.Context, seq uint64) bool {
+	info, err := l.stream.Info(ctx)
+	return err == nil && info.State.Msgs > 0 && info.State.LastSeq >= max(seq, 1)
 }
 
 // Last calls fn with event records (ticks skipped), newest first, until
