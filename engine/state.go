@@ -52,8 +52,6 @@ func (q *fifo[T]) due(now int64) (T, bool) {
 	return x, true
 }
 
-func (q *fifo[T]) len() int { return q.n }
-
 // live returns the queued entries in order (a copy).
 func (q *fifo[T]) live() []T {
 	out := make([]T, 0, q.n)

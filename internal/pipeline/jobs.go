@@ -40,11 +40,6 @@ type Position struct {
 	Index int    `json:"index"`
 }
 
-// After reports whether p comes after q.
-func (p Position) After(q Position) bool {
-	return p.Seq > q.Seq || (p.Seq == q.Seq && p.Index > q.Index)
-}
-
 func (p Position) String() string { return fmt.Sprintf("%d.%d", p.Seq, p.Index) }
 
 func parsePosition(s string) (Position, error) {

@@ -48,16 +48,6 @@ func (s *Snapshots) Save(ctx context.Context, seq uint64, data []byte) error {
 	return nil
 }
 
-// Oldest returns the position of the oldest snapshot kept, or 0: the log
-// must keep every record after it.
-func (s *Snapshots) Oldest(ctx context.Context) (uint64, error) {
-	seqs, err := s.list(ctx)
-	if err != nil || len(seqs) == 0 {
-		return 0, err
-	}
-	return seqs[len(seqs)-1], nil
-}
-
 // Load restores the newest snapshot that restore accepts and returns its
 // position. A snapshot that cannot be read or restored is reported and the
 // one before it tried; with none usable it returns 0 (replay the whole
