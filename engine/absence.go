@@ -8,8 +8,8 @@ import "fmt"
 // events) cancels it too: it is remembered for `within`.
 type absence struct {
 	base
-	pending map[uint64]int64 // key → deadline of its timer
-	early   map[uint64]int64 // key → when an early unless event is forgotten
+	pending table[int64] // key → deadline of its timer
+	early   table[int64] // key → when an early unless event is forgotten
 	timers  fifo[timer]
 	earlyQ  fifo[expiry]
 }
@@ -26,15 +26,14 @@ func (a *absence) event(e *Engine, ev *Event) {
 	}
 	kh := k.hash()
 	if ev.Type == r.other {
-		if _, ok := a.pending[kh]; ok {
-			delete(a.pending, kh)
+		if a.pending.delete(kh) {
 			e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("cancels the timer of %s = %s", r.by.src, k) })
 		} else if !r.matches(ev.Type) {
 			// An unless event that may precede its start (Mailjet does not
 			// sort events). When on and unless are one type (on: open,
 			// unless: open) the event starts the next timer instead.
 			at := e.now + int64(r.within)
-			a.early[kh] = at
+			a.early.set(kh, at)
 			a.earlyQ.push(expiry{kh, at})
 		}
 	}
@@ -42,17 +41,16 @@ func (a *absence) event(e *Engine, ev *Event) {
 		return
 	}
 	e.count(r, func(s *RuleStats) { s.Matched++ })
-	if _, ok := a.early[kh]; ok {
-		delete(a.early, kh) // its unless event came first
+	if a.early.len() > 0 && a.early.delete(kh) { // its unless event came first
 		e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("its %s arrived first: no timer", r.other) })
 		return
 	}
-	if _, ok := a.pending[kh]; ok {
+	t := timer{key: kh, kept: kept{at: e.now + int64(r.within)}}
+	if a.pending.add(kh, t.at) {
 		e.explain(r, OutcomeTimer, func() string { return fmt.Sprintf("a timer already waits for %s = %s", r.by.src, k) })
 		return // one timer per key: the earliest start counts
 	}
-	t := timer{key: kh, kept: kept{at: e.now + int64(r.within), data: pack(ev, r.fields)}}
-	a.pending[kh] = t.at
+	t.data = pack(ev, r.fields)
 	a.timers.push(t)
 	e.explain(r, OutcomeTimer, func() string {
 		return fmt.Sprintf("fires in %s unless %s with %s = %s arrives", FormatDuration(r.within), r.other, r.by.src, k)
@@ -68,8 +66,8 @@ func (a *absence) advance(e *Engine) {
 		if !ok {
 			break
 		}
-		if a.early[x.key] == x.at {
-			delete(a.early, x.key)
+		if at, ok := a.early.get(x.key); ok && at == x.at {
+			a.early.delete(x.key)
 		}
 	}
 	for {
@@ -77,19 +75,18 @@ func (a *absence) advance(e *Engine) {
 		if !ok {
 			return
 		}
-		if deadline, ok := a.pending[t.key]; !ok || deadline != t.at {
+		if deadline, ok := a.pending.get(t.key); !ok || deadline != t.at {
 			continue // cancelled
 		}
-		delete(a.pending, t.key)
+		a.pending.delete(t.key)
 		a.fire(e, t)
 	}
 }
 
 func (a *absence) fire(e *Engine, t timer) {
 	r := a.r
-	var ev Event
-	unpack(t.data, r.fields, &ev)
-	env := e.eventEnv(&ev)
+	ev := e.unpacked(t.data, r.fields)
+	env := e.eventEnv(ev)
 	k, _ := e.keyOf(r, r.by, env)
 	e.emit(firing{r: r, key: k, id: newHash().u64(t.key).u64(uint64(t.at)), at: t.at, email: ev.Email, env: env, limitOn: true})
 }

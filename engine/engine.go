@@ -45,6 +45,7 @@ type Engine struct {
 	pos uint64 // log position being processed
 	key uint64 // dedup key of the event being processed
 	ev  *Event // the event being processed
+	old Event  // an event unpacked from state: see unpacked
 }
 
 // Stats counts what the engine did.
@@ -356,6 +357,16 @@ func (e *Engine) count(r *Rule, f func(*RuleStats)) {
 }
 
 // eventEnv prepares the shared environment for an event.
+// unpacked returns the event that data packs, in a buffer of the engine's
+// that the next call reuses: the expr environment makes any event it sees
+// escape, and a predecessor or a timer's event is unpacked for one
+// evaluation.
+func (e *Engine) unpacked(data string, fields fieldSet) *Event {
+	e.old = Event{}
+	unpack(data, fields, &e.old)
+	return &e.old
+}
+
 func (e *Engine) eventEnv(ev *Event) *env {
 	e.env = env{Event: ev, Now: time.Unix(0, e.now).UTC()}
 	return &e.env

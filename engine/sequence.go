@@ -75,9 +75,7 @@ func (s *sequence) successor(e *Engine, ev *Event, k keyVal, kh uint64, mayWait 
 		})
 		return
 	}
-	var prev Event
-	unpack(pred.data, s.r.prevFields, &prev)
-	s.fire(e, ev, &prev, e.key, k)
+	s.fire(e, ev, e.unpacked(pred.data, s.r.prevFields), e.key, k)
 }
 
 func (s *sequence) predecessor(e *Engine, ev *Event, k keyVal, kh uint64) {
@@ -93,9 +91,7 @@ func (s *sequence) predecessor(e *Engine, ev *Event, k keyVal, kh uint64) {
 	}
 	delete(s.waiting, kh)
 	for _, w := range waiting {
-		var succ Event
-		unpack(w.data, s.r.fields, &succ)
-		s.fire(e, &succ, ev, w.id, k)
+		s.fire(e, e.unpacked(w.data, s.r.fields), ev, w.id, k)
 	}
 }
 
@@ -145,32 +141,34 @@ func (s *sequence) tick(*Engine) {}
 // prev field, so the packed data has its own map, used only when there is
 // some: a predecessor then costs its key and expiry alone.
 type predecessors struct {
-	at   map[uint64]int64
-	data map[uint64]string
+	at   table[int64]
+	data table[string]
 }
 
-func newPredecessors() predecessors {
-	return predecessors{at: map[uint64]int64{}, data: map[uint64]string{}}
-}
-
-func (p predecessors) get(k uint64) (kept, bool) {
-	at, ok := p.at[k]
+func (p *predecessors) get(k uint64) (kept, bool) {
+	at, ok := p.at.get(k)
 	if !ok {
 		return kept{}, false
 	}
-	return kept{at: at, data: p.data[k]}, true
+	var data string
+	if p.data.len() > 0 {
+		data, _ = p.data.get(k)
+	}
+	return kept{at: at, data: data}, true
 }
 
-func (p predecessors) set(k uint64, v kept) {
-	p.at[k] = v.at
+func (p *predecessors) set(k uint64, v kept) {
+	p.at.set(k, v.at)
 	if v.data != "" {
-		p.data[k] = v.data
-	} else if len(p.data) > 0 {
-		delete(p.data, k)
+		p.data.set(k, v.data)
+	} else if p.data.len() > 0 {
+		p.data.delete(k)
 	}
 }
 
-func (p predecessors) delete(k uint64) {
-	delete(p.at, k)
-	delete(p.data, k)
+func (p *predecessors) delete(k uint64) {
+	p.at.delete(k)
+	if p.data.len() > 0 {
+		p.data.delete(k)
+	}
 }

@@ -70,9 +70,8 @@ func (e *Engine) Restore(data []byte) error {
 	fresh := New(e.rules, e.opt)
 	fresh.now = r.i()
 	fresh.stats.Events, fresh.stats.Duplicates, fresh.stats.SendTests, fresh.stats.Errors = r.u(), r.u(), r.u(), r.u()
-	fresh.dedup.ids = map[uint64]struct{}{}
 	for _, x := range r.expiries() {
-		fresh.dedup.ids[x.key] = struct{}{}
+		fresh.dedup.ids.set(x.key, struct{}{})
 		fresh.dedup.queue.push(x)
 	}
 	n := r.u()

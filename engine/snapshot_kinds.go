@@ -62,8 +62,8 @@ func (x *every) load(r *reader) {
 
 func (s *sequence) save(w *writer) {
 	s.saveLimit(w)
-	preds := make([]timer, 0, len(s.preds.at))
-	for _, k := range sortedKeys64(s.preds.at) {
+	preds := make([]timer, 0, s.preds.at.len())
+	for _, k := range s.preds.at.keys() {
 		p, _ := s.preds.get(k)
 		preds = append(preds, timer{key: k, kept: p})
 	}
@@ -95,16 +95,16 @@ func (s *sequence) load(r *reader) {
 
 func (a *absence) save(w *writer) {
 	a.saveLimit(w)
-	saveTimes(w, a.pending)
-	saveTimes(w, a.early)
+	saveTimes(w, &a.pending)
+	saveTimes(w, &a.early)
 	w.timers(a.timers.live())
 	w.expiries(a.earlyQ.live())
 }
 
 func (a *absence) load(r *reader) {
 	a.loadLimit(r)
-	loadTimes(r, a.pending)
-	loadTimes(r, a.early)
+	loadTimes(r, &a.pending)
+	loadTimes(r, &a.early)
 	for _, t := range r.timers() {
 		a.timers.push(t)
 	}
@@ -113,19 +113,20 @@ func (a *absence) load(r *reader) {
 	}
 }
 
-func saveTimes(w *writer, m map[uint64]int64) {
-	keys := sortedKeys64(m)
+func saveTimes(w *writer, t *table[int64]) {
+	keys := t.keys()
 	w.u(uint64(len(keys)))
 	for _, k := range keys {
+		v, _ := t.get(k)
 		w.u(k)
-		w.i(m[k])
+		w.i(v)
 	}
 }
 
-func loadTimes(r *reader, m map[uint64]int64) {
+func loadTimes(r *reader, t *table[int64]) {
 	for range r.n() {
 		k := r.u()
-		m[k] = r.i()
+		t.set(k, r.i())
 	}
 }
 
@@ -142,8 +143,8 @@ func (w *window) save(wr *writer) {
 		wr.ints(g.totI)
 		wr.floats(g.totF)
 		wr.u(uint64(len(g.seen)))
-		for _, m := range g.seen {
-			saveTimes(wr, m)
+		for i := range g.seen {
+			saveTimes(wr, &g.seen[i])
 		}
 		wr.u(uint64(len(g.seenBy)))
 		for _, hs := range g.seenBy {
@@ -163,10 +164,9 @@ func (w *window) load(r *reader) {
 	for range r.n() {
 		g := &wgroup{key: r.s(), newest: r.i(), n: r.ints(), ints: r.ints(), floats: r.floats(),
 			totN: r.i(), totI: r.ints(), totF: r.floats()}
-		g.seen = make([]map[uint64]int64, r.n())
+		g.seen = make([]table[int64], r.n())
 		for i := range g.seen {
-			g.seen[i] = map[uint64]int64{}
-			loadTimes(r, g.seen[i])
+			loadTimes(r, &g.seen[i])
 		}
 		g.seenBy = make([][]uint64, r.n())
 		for i := range g.seenBy {

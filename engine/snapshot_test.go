@@ -162,7 +162,7 @@ func TestSnapshotRestoreWithChangedRules(t *testing.T) {
 	if got := e2.byRule["milestone"].(*every).counts; len(got) != 0 {
 		t.Errorf("changed every rule kept its counts: %v", got)
 	}
-	if got, want := len(e2.byRule["absent"].(*absence).pending), len(e.byRule["absent"].(*absence).pending); got != want || got == 0 {
+	if got, want := e2.byRule["absent"].(*absence).pending.len(), e.byRule["absent"].(*absence).pending.len(); got != want || got == 0 {
 		t.Errorf("unchanged absence rule has %d pending timers, want %d (> 0)", got, want)
 	}
 }

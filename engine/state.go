@@ -67,19 +67,15 @@ func (q *fifo[T]) live() []T {
 // dedupSet remembers event identities for the dedup horizon.
 type dedupSet struct {
 	horizon int64
-	ids     map[uint64]struct{} // the identities; when each expires is in queue
+	ids     table[struct{}] // the identities; when each expires is in queue
 	queue   fifo[expiry]
 }
 
 // seen records key at now and reports whether it was already there.
 func (d *dedupSet) seen(key uint64, now int64) bool {
-	if d.ids == nil {
-		d.ids = map[uint64]struct{}{}
-	}
-	if _, ok := d.ids[key]; ok {
+	if d.ids.add(key, struct{}{}) {
 		return true
 	}
-	d.ids[key] = struct{}{}
 	d.queue.push(expiry{key, now + d.horizon})
 	return false
 }
@@ -90,7 +86,7 @@ func (d *dedupSet) expire(now int64) {
 		if !ok {
 			return
 		}
-		delete(d.ids, x.key)
+		d.ids.delete(x.key)
 	}
 }
 
@@ -179,9 +175,9 @@ func newRunner(r *Rule) runner {
 	b := base{r: r, lim: newLimiter(r.limit)}
 	switch r.Kind {
 	case KindSequence:
-		return &sequence{base: b, preds: newPredecessors(), waiting: map[uint64][]stored{}}
+		return &sequence{base: b, waiting: map[uint64][]stored{}}
 	case KindAbsence:
-		return &absence{base: b, pending: map[uint64]int64{}, early: map[uint64]int64{}}
+		return &absence{base: b}
 	case KindWindow:
 		return &window{base: b, index: map[string]int{}}
 	case KindEvery:

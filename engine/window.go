@@ -32,7 +32,7 @@ type wgroup struct {
 	totF   []float64
 	// distinct values: value hash → newest bucket it was seen in, and per
 	// bucket the values seen there.
-	seen     []map[uint64]int64
+	seen     []table[int64]
 	seenBy   [][]uint64
 	active   bool
 	lastFire int64
@@ -71,10 +71,7 @@ func (w *window) group(key string) *wgroup {
 	g := &wgroup{key: key, n: make([]int64, nb), ints: make([]int64, nb*ni), floats: make([]float64, nb*nf),
 		totI: make([]int64, ni), totF: make([]float64, nf)}
 	if nd > 0 {
-		g.seen = make([]map[uint64]int64, nd)
-		for i := range g.seen {
-			g.seen[i] = map[uint64]int64{}
-		}
+		g.seen = make([]table[int64], nd)
 		g.seenBy = make([][]uint64, nb*nd)
 	}
 	w.index[key] = len(w.groups)
@@ -111,7 +108,7 @@ func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 		case a.arg == nil: // count(): the bucket's n
 		case a.fn == "distinct":
 			h := uint64(newHash().str(formatValue(vals[i])))
-			g.seen[di][h] = g.newest
+			g.seen[di].set(h, g.newest)
 			g.seenBy[b*nd+di] = append(g.seenBy[b*nd+di], h)
 			di++
 		case a.isInt: // count(pred)
@@ -165,8 +162,8 @@ func (g *wgroup) rotate(cur int64) {
 func (g *wgroup) forget(b, d int, cur int64) {
 	nd := len(g.seen)
 	for _, h := range g.seenBy[b*nd+d] {
-		if last, ok := g.seen[d][h]; ok && last <= cur-int64(len(g.n)) {
-			delete(g.seen[d], h)
+		if last, ok := g.seen[d].get(h); ok && last <= cur-int64(len(g.n)) {
+			g.seen[d].delete(h)
 		}
 	}
 	g.seenBy[b*nd+d] = g.seenBy[b*nd+d][:0]
@@ -194,7 +191,7 @@ func (w *window) values(e *Engine, g *wgroup) *env {
 				env.AggI[a.slot] = g.totI[a.slot]
 			}
 		case "distinct":
-			env.AggI[a.slot] = int64(len(g.seen[di]))
+			env.AggI[a.slot] = int64(g.seen[di].len())
 			di++
 		case "ratio", "avg":
 			if n > 0 {
