@@ -97,6 +97,12 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 	e.counts = map[*Rule]*RuleStats{}
 	e.byType = map[string][]runner{}
 	e.any = nil
+	stores := map[uint64]*predStore{} // the predecessors kept so far, by shareKey
+	for _, run := range old {
+		if s, ok := run.(*sequence); ok {
+			stores[s.preds.key] = s.preds
+		}
+	}
 	for _, r := range rs.Rules {
 		if !r.Enabled {
 			continue
@@ -106,6 +112,13 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 			run = newRunner(r)
 		} else {
 			run = rebind(run, r)
+		}
+		if s, ok := run.(*sequence); ok {
+			key := shareKey(r)
+			if stores[key] == nil {
+				stores[key] = newPredStore(r)
+			}
+			s.preds = stores[key]
 		}
 		e.runners = append(e.runners, run)
 		e.byRule[r.Name] = run
@@ -124,6 +137,9 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 // Reload replaces the rules. A rule whose stateful definition (its kind,
 // types, conditions, keys and periods) is unchanged keeps its state; a
 // changed or new rule starts empty; a removed rule's state is dropped.
+// Predecessors are the exception: they do not depend on the rule that
+// keeps them (predStore), so a new or changed sequence rule waiting for
+// the same ones as a rule before the reload finds those already kept.
 func (e *Engine) Reload(rs *RuleSet) {
 	old := e.byRule
 	e.install(rs, old)

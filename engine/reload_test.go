@@ -160,6 +160,23 @@ rules:
 			`opened@10m#3 key="1" email=a@x.com slack{"text":"opened c1"}`,
 			`unopened@1h1s#4 key="2" email=b@x.com slack{"text":"unopened c2"}`,
 		},
+	}, {
+		// Predecessors do not depend on the rule's if, on or actions: a
+		// changed sequence rule still finds the sends kept before.
+		name:   "a sequence rule with a changed if keeps the predecessors",
+		rules:  sequence,
+		edit:   func(s string) string { return strings.Replace(s, "on: open", "on: open\n    if: email != \"\"", 1) },
+		before: []step{ev("0s", "sent", 1, "a@x.com", "CustomID", "c1")},
+		after:  []step{ev("10m", "open", 1, "a@x.com")},
+		want:   []string{`opened@10m#2 key="1" email=a@x.com slack{"text":"opened c1"}`},
+	}, {
+		name:  "a sequence rule reading other prev fields starts empty",
+		rules: sequence,
+		edit: func(s string) string {
+			return strings.Replace(s, "opened {{ prev.CustomID }}", "opened {{ prev.url }}", 1)
+		},
+		before: []step{ev("0s", "sent", 1, "a@x.com", "CustomID", "c1")},
+		after:  []step{ev("10m", "open", 1, "a@x.com")},
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.bug != "" {

@@ -34,9 +34,8 @@ func (t timer) when() int64 { return t.at }
 // successor that arrives first waits up to `within` for its predecessor.
 type sequence struct {
 	base
-	preds   predecessors        // key → latest predecessor
+	preds   *predStore          // the predecessors, perhaps shared with other rules
 	waiting map[uint64][]stored // key → successors that came first
-	predQ   fifo[expiry]
 	waitQ   fifo[stored]
 }
 
@@ -79,9 +78,7 @@ func (s *sequence) successor(e *Engine, ev *Event, k keyVal, kh uint64, mayWait 
 }
 
 func (s *sequence) predecessor(e *Engine, ev *Event, k keyVal, kh uint64) {
-	p := kept{at: e.now + int64(s.r.within), data: pack(ev, s.r.prevFields)}
-	s.preds.set(kh, p)
-	s.predQ.push(expiry{kh, p.at})
+	s.preds.store(e, kh, ev)
 	e.explain(s.r, OutcomeStored, func() string {
 		return fmt.Sprintf("kept for %s as the %s of %s = %s", FormatDuration(s.r.within), s.r.other, s.r.by.src, k)
 	})
@@ -109,15 +106,7 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k keyVal) {
 
 func (s *sequence) advance(e *Engine) {
 	s.expireLimit(e.now)
-	for {
-		x, ok := s.predQ.due(e.now)
-		if !ok {
-			break
-		}
-		if p, ok := s.preds.get(x.key); ok && p.at == x.at {
-			s.preds.delete(x.key)
-		}
-	}
+	s.preds.expire(e.now)
 	for {
 		x, ok := s.waitQ.due(e.now)
 		if !ok {
@@ -136,6 +125,62 @@ func (s *sequence) advance(e *Engine) {
 }
 
 func (s *sequence) tick(*Engine) {}
+
+// predStore keeps the predecessors of the sequence rules that wait for the
+// same ones: the same after.event, by and within, and the same prev fields
+// (shareKey). Ten rules on "open after a sent" keep each sent once, and
+// the ten lookups of an open find it in the cache. What a rule keeps does
+// not depend on its on, if or actions; a rule whose on types include its
+// after.event has a store of its own, since its events are successors
+// before they are predecessors.
+type predStore struct {
+	key    uint64
+	within int64
+	fields fieldSet
+	preds  predecessors
+	queue  fifo[expiry]
+	last   uint64 // the engine's event count when it last stored: one store per event
+}
+
+// shareKey identifies what a sequence rule's predecessors are.
+func shareKey(r *Rule) uint64 {
+	if r.matches(r.other) {
+		return uint64(newHash().str("own").str(r.Name).u64(r.stateHash))
+	}
+	return uint64(newHash().str(r.other).str(r.by.src).u64(uint64(r.within)).u64(uint64(r.prevFields)))
+}
+
+func newPredStore(r *Rule) *predStore {
+	return &predStore{key: shareKey(r), within: int64(r.within), fields: r.prevFields}
+}
+
+func (p *predStore) get(k uint64) (kept, bool) { return p.preds.get(k) }
+
+// store keeps ev as the latest predecessor for k, once per event however
+// many rules share the store.
+func (p *predStore) store(e *Engine, k uint64, ev *Event) {
+	if p.last == e.stats.Events {
+		return
+	}
+	p.last = e.stats.Events
+	v := kept{at: e.now + p.within, data: pack(ev, p.fields)}
+	p.preds.set(k, v)
+	p.queue.push(expiry{k, v.at})
+}
+
+// expire forgets the predecessors older than within; each rule sharing
+// the store calls it, and the calls after the first find nothing due.
+func (p *predStore) expire(now int64) {
+	for {
+		x, ok := p.queue.due(now)
+		if !ok {
+			return
+		}
+		if v, ok := p.preds.get(x.key); ok && v.at == x.at {
+			p.preds.delete(x.key)
+		}
+	}
+}
 
 // predecessors maps keys to their latest predecessor. Most rules read no
 // prev field, so the packed data has its own map, used only when there is

@@ -15,7 +15,7 @@ import (
 // reloaded rules) keeps the state of every unchanged rule.
 const (
 	snapshotMagic   = "HERALDSN"
-	snapshotVersion = 1
+	snapshotVersion = 2 // 2: predecessors in stores shared by rules
 )
 
 // ErrSnapshot is wrapped by Restore for a snapshot that is truncated,
@@ -47,6 +47,13 @@ func (e *Engine) Snapshot() []byte {
 		w.u(st.Errors)
 		inner := &writer{}
 		run.(stateful).save(inner)
+		w.bytes(inner.b)
+	}
+	stores := e.predStores()
+	w.u(uint64(len(stores)))
+	for _, p := range stores {
+		inner := &writer{}
+		p.save(inner)
 		w.bytes(inner.b)
 	}
 	return binary.BigEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b))
@@ -87,6 +94,20 @@ func (e *Engine) Restore(data []byte) error {
 		run.(stateful).load(inner)
 		if inner.err != nil {
 			r.err = fmt.Errorf("rule %s: %w", name, inner.err)
+		}
+	}
+	byKey := map[uint64]*predStore{}
+	for _, p := range fresh.predStores() {
+		byKey[p.key] = p
+	}
+	n = r.u()
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		inner := &reader{b: r.bytes()}
+		if p := byKey[inner.u()]; p != nil {
+			p.load(inner) // else no rule keeps these predecessors any more
+		}
+		if inner.err != nil {
+			r.err = fmt.Errorf("predecessors: %w", inner.err)
 		}
 	}
 	if r.err != nil {

@@ -1,6 +1,9 @@
 package engine
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // Each kind saves and loads its state; the limiter is saved first by all.
 
@@ -62,13 +65,6 @@ func (x *every) load(r *reader) {
 
 func (s *sequence) save(w *writer) {
 	s.saveLimit(w)
-	preds := make([]timer, 0, s.preds.at.len())
-	for _, k := range s.preds.at.keys() {
-		p, _ := s.preds.get(k)
-		preds = append(preds, timer{key: k, kept: p})
-	}
-	w.timers(preds)
-	w.expiries(s.predQ.live())
 	var waiting []stored
 	for _, k := range sortedKeys64(s.waiting) {
 		waiting = append(waiting, s.waiting[k]...)
@@ -79,18 +75,46 @@ func (s *sequence) save(w *writer) {
 
 func (s *sequence) load(r *reader) {
 	s.loadLimit(r)
-	for _, p := range r.timers() {
-		s.preds.set(p.key, p.kept)
-	}
-	for _, x := range r.expiries() {
-		s.predQ.push(x)
-	}
 	for _, w := range r.stored() {
 		s.waiting[w.key] = append(s.waiting[w.key], w)
 	}
 	for _, w := range r.stored() {
 		s.waitQ.push(w)
 	}
+}
+
+// save writes the store under its key; a restore gives it to the rules
+// with the same shareKey, whichever they are.
+func (p *predStore) save(w *writer) {
+	w.u(p.key)
+	preds := make([]timer, 0, p.preds.at.len())
+	for _, k := range p.preds.at.keys() {
+		v, _ := p.preds.get(k)
+		preds = append(preds, timer{key: k, kept: v})
+	}
+	w.timers(preds)
+	w.expiries(p.queue.live())
+}
+
+func (p *predStore) load(r *reader) {
+	for _, v := range r.timers() {
+		p.preds.set(v.key, v.kept)
+	}
+	for _, x := range r.expiries() {
+		p.queue.push(x)
+	}
+}
+
+// predStores returns the engine's predecessor stores in key order.
+func (e *Engine) predStores() []*predStore {
+	var out []*predStore
+	for _, run := range e.runners {
+		if s, ok := run.(*sequence); ok && !slices.Contains(out, s.preds) {
+			out = append(out, s.preds)
+		}
+	}
+	slices.SortFunc(out, func(a, b *predStore) int { return cmp.Compare(a.key, b.key) })
+	return out
 }
 
 func (a *absence) save(w *writer) {
