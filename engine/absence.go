@@ -40,7 +40,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 	if !r.matches(ev.Type) || !e.passes(r, env) {
 		return
 	}
-	e.count(r, func(s *RuleStats) { s.Matched++ })
+	a.st.Matched++
 	if a.early.len() > 0 && a.early.delete(kh) { // its unless event came first
 		e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("its %s arrived first: no timer", r.other) })
 		return

@@ -23,7 +23,7 @@ func (x *every) event(e *Engine, ev *Event) {
 		}
 		return // events without a group are not counted
 	}
-	e.count(r, func(s *RuleStats) { s.Matched++ })
+	x.st.Matched++
 	n := x.counts[group] + 1
 	x.counts[group] = n
 	if n%r.every != 0 {

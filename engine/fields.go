@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"reflect"
 	"strings"
 	"time"
@@ -138,10 +139,8 @@ func (v *value) programs(fn func(*program)) {
 // Event.
 func pack(ev *Event, fs fieldSet) string {
 	var b []byte
-	for i, f := range fields {
-		if fs&(1<<i) == 0 {
-			continue
-		}
+	for rest := fs; rest != 0; rest &= rest - 1 {
+		f := fields[bits.TrailingZeros32(uint32(rest))]
 		p := unsafe.Add(unsafe.Pointer(ev), f.off)
 		switch f.kind {
 		case reflect.String:
@@ -172,10 +171,8 @@ func pack(ev *Event, fs fieldSet) string {
 
 // unpack restores the fields fs packed in s into ev.
 func unpack(s string, fs fieldSet, ev *Event) {
-	for i, f := range fields {
-		if fs&(1<<i) == 0 {
-			continue
-		}
+	for rest := fs; rest != 0; rest &= rest - 1 {
+		f := fields[bits.TrailingZeros32(uint32(rest))]
 		p := unsafe.Add(unsafe.Pointer(ev), f.off)
 		switch f.kind {
 		case reflect.String:

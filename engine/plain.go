@@ -9,7 +9,7 @@ func (p *plain) event(e *Engine, ev *Event) {
 	if !e.passes(r, env) {
 		return
 	}
-	e.count(r, func(s *RuleStats) { s.Matched++ })
+	p.st.Matched++
 	e.emit(firing{r: r, id: newHash().u64(e.key).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
 }
 

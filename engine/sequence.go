@@ -100,7 +100,7 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k keyVal) {
 	if !e.passes(r, env) {
 		return
 	}
-	e.count(r, func(st *RuleStats) { st.Matched++ })
+	s.st.Matched++
 	e.emit(firing{r: r, key: k.String(), id: newHash().u64(id).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
 }
 

@@ -51,7 +51,7 @@ func (w *window) event(e *Engine, ev *Event) {
 		}
 		return // events without a group are not counted
 	}
-	e.count(r, func(s *RuleStats) { s.Matched++ })
+	w.st.Matched++
 	g := w.group(key)
 	g.rotate(e.now / int64(r.bucket))
 	if !w.add(e, g, env) {
