@@ -138,7 +138,11 @@ func (v *value) programs(fn func(*program)) {
 // sequences and absence timers) cost their few needed bytes, not a whole
 // Event.
 func pack(ev *Event, fs fieldSet) string {
-	var b []byte
+	return string(appendPacked(nil, ev, fs))
+}
+
+// appendPacked appends pack(ev, fs) to b.
+func appendPacked(b []byte, ev *Event, fs fieldSet) []byte {
 	for rest := fs; rest != 0; rest &= rest - 1 {
 		f := fields[bits.TrailingZeros32(uint32(rest))]
 		p := unsafe.Add(unsafe.Pointer(ev), f.off)
@@ -166,7 +170,7 @@ func pack(ev *Event, fs fieldSet) string {
 			// payload is derived from Payload on unpack.
 		}
 	}
-	return string(b)
+	return b
 }
 
 // unpack restores the fields fs packed in s into ev.

@@ -130,7 +130,7 @@ func (a *absence) load(r *reader) {
 	loadTimes(r, &a.pending)
 	loadTimes(r, &a.early)
 	for _, t := range r.timers() {
-		a.timers.push(t)
+		a.timers.pushPacked(t)
 	}
 	for _, x := range r.expiries() {
 		a.earlyQ.push(x)
