@@ -14,11 +14,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/heraldmail/herald/internal/config"
 	"github.com/heraldmail/herald/internal/metrics"
 	"github.com/heraldmail/herald/internal/server"
 	"github.com/heraldmail/herald/internal/streams"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // defaultConfigFile is read by serve when --config is not given and it
@@ -186,6 +188,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("opening the event log: %w", err)
 	}
 	m.conn = conn
+	m.Metrics.Registry.MustRegister(logLastPosition(conn.Log()))
 	if err := m.openSuppressions(ctx); err != nil {
 		return err
 	}
@@ -198,6 +201,22 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.server = server.New(m.serverOptions())
 	return m.listen()
+}
+
+// logLastPosition is the newest record's sequence in the event log, read
+// from the stream at each scrape: with herald_engine_log_position it gives
+// how far the engine is behind ingest. NaN when the log does not answer.
+func logLastPosition(log *streams.Log) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_log_last_position",
+		Help: "The sequence of the newest record in the event log."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, last, err := log.Bounds(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(last)
+	})
 }
 
 // streamsOptions maps the configuration onto the event log's options.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -344,4 +345,23 @@ func (w *watchWriter) Write(p []byte) (int, error) {
 		w.found <- string(m[1])
 	}
 	return n, err
+}
+
+// /metrics tells how far the log goes, so that with the engine's position
+// an operator sees how far behind the engine is.
+func TestServeMetricsLogLastPosition(t *testing.T) {
+	t.Parallel()
+	d := start(t, testConfig(t))
+	if r := d.post(`{"event":"open","time":1433103519,"MessageID":1,"email":"a@x.com"}`); r.code != 200 {
+		t.Fatalf("POST: %d %s", r.code, r.body)
+	}
+	seq := d.events()[0].Seq
+	m := regexp.MustCompile(`(?m)^herald_log_last_position (\S+)$`).FindStringSubmatch(d.get("/metrics").body)
+	if m == nil {
+		t.Fatal("/metrics lacks herald_log_last_position")
+	}
+	// The engine's clock ticks are records too: the log may be further on.
+	if last, err := strconv.ParseFloat(m[1], 64); err != nil || last < float64(seq) {
+		t.Errorf("herald_log_last_position %s, want at least the body's record %d", m[1], seq)
+	}
 }
