@@ -384,40 +384,33 @@ func (r *Runner) collect(firings []engine.Firing, seq uint64, next *int) {
 	}
 }
 
-// publishers bounds the jobs of one record published at once.
-const publishers = 16
-
-// publishBatch publishes the record's jobs, up to publishers at a time,
-// and returns when all are stored. A record's effect on the engine cannot
-// be undone, so its jobs are published whatever it takes (each retried
-// until stored): the engine waits meanwhile. The next record starts only
-// then, so only the newest record on the queue can be incomplete.
+// publishBatch publishes the record's jobs, all at once without waiting
+// for each acknowledgement in turn, and returns when all are stored. A
+// record's effect on the engine cannot be undone, so its jobs are
+// published whatever it takes (all again until stored; those already
+// stored are dropped as duplicates of their id): the engine waits
+// meanwhile. The next record starts only then, so only the newest record
+// on the queue can be incomplete.
 func (r *Runner) publishBatch(ctx context.Context) error {
 	if len(r.batch) == 0 {
 		return nil
 	}
-	sem := make(chan struct{}, publishers)
-	errs := make(chan error, len(r.batch))
-	var wg sync.WaitGroup
+	msgs := make([]streams.Message, len(r.batch))
 	for i := range r.batch {
-		j := &r.batch[i]
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs <- retry(ctx, r.log, "queueing a firing", func() error {
-				if err := r.checkHeld(); err != nil {
-					return err
-				}
-				return publish(ctx, r.opt.Queue, j)
-			})
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+		m, err := jobMessage(&r.batch[i])
 		if err != nil {
+			return err // a job that cannot be encoded is a bug, not an outage
+		}
+		msgs[i] = m
+	}
+	err := retry(ctx, r.log, "queueing firings", func() error {
+		if err := r.checkHeld(); err != nil {
 			return err
 		}
+		return r.opt.Queue.PublishAll(ctx, msgs)
+	})
+	if err != nil {
+		return err
 	}
 	for _, j := range r.batch {
 		if strings.HasSuffix(j.ID, "/0") { // one count per firing, not per action

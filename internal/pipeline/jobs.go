@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldmail/herald/engine"
+	"github.com/heraldmail/herald/internal/streams"
 )
 
 // Job is one action of a firing, as queued for the dispatcher.
@@ -82,21 +83,19 @@ func jobs(f *engine.Firing, seq uint64, next *int) []Job {
 
 // Publisher stores jobs on the action stream. *streams.Queue implements it.
 type Publisher interface {
-	Publish(ctx context.Context, subject, id string, data []byte, hdr nats.Header) (seq uint64, dup bool, err error)
+	PublishAll(ctx context.Context, msgs []streams.Message) error
 }
 
-func publish(ctx context.Context, q Publisher, j *Job) error {
+// jobMessage is j as a message of the action stream, under its id.
+func jobMessage(j *Job) (streams.Message, error) {
 	data, err := json.Marshal(j)
 	if err != nil {
-		return fmt.Errorf("job %s: %w", j.ID, err)
+		return streams.Message{}, fmt.Errorf("job %s: %w", j.ID, err)
 	}
 	hdr := nats.Header{}
 	hdr.Set(HeaderPosition, j.Pos.String())
 	hdr.Set(HeaderRule, j.Rule)
-	if _, _, err := q.Publish(ctx, SubjectPrefix+j.Rule, j.ID, data, hdr); err != nil {
-		return fmt.Errorf("queue job %s: %w", j.ID, err)
-	}
-	return nil
+	return streams.Message{Subject: SubjectPrefix + j.Rule, ID: j.ID, Data: data, Header: hdr}, nil
 }
 
 // lastPosition returns the position of the newest job on the action

@@ -64,21 +64,88 @@ func (q *Queue) Stream() jetstream.Stream { return q.stream }
 // after the server acknowledged, waits at most Options.Timeout, and wraps
 // failures with ErrUnavailable.
 func (q *Queue) Publish(ctx context.Context, subject, id string, data []byte, hdr nats.Header) (seq uint64, dup bool, err error) {
-	if !strings.HasPrefix(subject, SubjectActionsPrefix) {
-		return 0, false, fmt.Errorf("queue subject %q does not start with %q", subject, SubjectActionsPrefix)
-	}
-	if id == "" {
-		return 0, false, errors.New("queue publish: empty id")
+	msg, err := queueMsg(Message{Subject: subject, ID: id, Data: data, Header: hdr})
+	if err != nil {
+		return 0, false, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
-	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	for k, v := range hdr {
-		msg.Header[k] = v
-	}
 	ack, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
 	if err != nil {
 		return 0, false, fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, StreamActions, err)
 	}
 	return ack.Sequence, ack.Duplicate, nil
+}
+
+// Message is one message for PublishAll.
+type Message struct {
+	Subject string
+	ID      string // the Nats-Msg-Id: a message with an ID stored before is dropped
+	Data    []byte
+	Header  nats.Header
+}
+
+// publishWave bounds the publishes in flight at once, well below the
+// client's limit of pending asynchronous publishes (4,000).
+const publishWave = 512
+
+// PublishAll stores msgs on the action stream. It sends them without
+// waiting for each acknowledgement in turn and returns once the server has
+// acknowledged every one (stored, or dropped as a duplicate of its ID).
+// On an error some may be stored: publishing them all again is safe, as
+// their IDs make the stored ones duplicates. It waits at most
+// Options.Timeout per wave of publishes and wraps failures with
+// ErrUnavailable.
+func (q *Queue) PublishAll(ctx context.Context, msgs []Message) error {
+	for len(msgs) > 0 {
+		n := min(len(msgs), publishWave)
+		if err := q.publishWave(ctx, msgs[:n]); err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+func (q *Queue) publishWave(ctx context.Context, msgs []Message) error {
+	ctx, cancel := context.WithTimeout(ctx, q.timeout)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		msg, err := queueMsg(m)
+		if err != nil {
+			return err
+		}
+		f, err := q.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID))
+		if err != nil {
+			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, StreamActions, err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, StreamActions, err)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, StreamActions, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// queueMsg checks m and makes the message to send, with a header of its
+// own (the client adds the ID to it).
+func queueMsg(m Message) (*nats.Msg, error) {
+	if !strings.HasPrefix(m.Subject, SubjectActionsPrefix) {
+		return nil, fmt.Errorf("queue subject %q does not start with %q", m.Subject, SubjectActionsPrefix)
+	}
+	if m.ID == "" {
+		return nil, errors.New("queue publish: empty id")
+	}
+	msg := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: make(nats.Header, len(m.Header)+1)}
+	for k, v := range m.Header {
+		msg.Header[k] = v
+	}
+	return msg, nil
 }

@@ -212,7 +212,9 @@ func (c *Conn) connect() error {
 
 // setup creates JetStream's streams.
 func (c *Conn) setup(ctx context.Context) error {
-	js, err := jetstream.New(c.nc)
+	// Async publishes (Queue.PublishAll) whose acknowledgement does not
+	// come within the timeout fail rather than wait for ever.
+	js, err := jetstream.New(c.nc, jetstream.WithPublishAsyncTimeout(c.opts.Timeout))
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -344,6 +346,49 @@ func TestQueueDedup(t *testing.T) {
 	}
 	if _, _, err := q.Publish(ctx, "elsewhere", "x", nil, nil); err == nil {
 		t.Error("publish outside herald.actions. accepted")
+	}
+}
+
+// PublishAll stores every message once by its ID, over several waves of
+// publishes, and again safely; with the server down it fails with
+// ErrUnavailable.
+func TestQueuePublishAll(t *testing.T) {
+	c := open(t, Options{Timeout: 2 * time.Second})
+	q := c.Actions()
+	ctx := context.Background()
+	var msgs []Message
+	for i := range 2*publishWave + 100 {
+		id := fmt.Sprintf("rule/%d", i%(2*publishWave)) // the last 100 repeat ids
+		msgs = append(msgs, Message{Subject: "herald.actions.slack", ID: id, Data: []byte(id),
+			Header: nats.Header{"Herald-Position": []string{strconv.Itoa(i)}}})
+	}
+	count := func() uint64 {
+		t.Helper()
+		info, err := q.Stream().Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	for round := range 2 { // the second time, every message is a duplicate
+		if err := q.PublishAll(ctx, msgs); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if n := count(); n != 2*publishWave {
+			t.Fatalf("round %d: %d messages stored, want %d", round, n, 2*publishWave)
+		}
+	}
+	m, err := q.Stream().GetMsg(ctx, 7)
+	if err != nil || string(m.Data) != "rule/6" || m.Header.Get("Herald-Position") != "6" || m.Header.Get(jetstream.MsgIDHeader) != "rule/6" {
+		t.Errorf("message 7 = %v, %v", m, err)
+	}
+	if err := q.PublishAll(ctx, []Message{{Subject: "elsewhere", ID: "x"}}); err == nil {
+		t.Error("publish outside herald.actions. accepted")
+	}
+	c.emb.srv.Shutdown()
+	c.emb.srv.WaitForShutdown()
+	if err := q.PublishAll(ctx, msgs[:3]); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("PublishAll with the server down = %v, want ErrUnavailable", err)
 	}
 }
 
