@@ -151,6 +151,10 @@ func (e *Engine) Rules() *RuleSet { return e.rules }
 // Now returns the engine clock: the largest time it has seen.
 func (e *Engine) Now() time.Time { return time.Unix(0, e.now).UTC() }
 
+// Duplicates returns how many events were dropped as duplicates: Stats's
+// Duplicates, without building the rules' counters.
+func (e *Engine) Duplicates() uint64 { return e.stats.Duplicates }
+
 // Stats returns a copy of the engine's counters. Rules appear once they
 // counted something; a rule's counters go with its state (a reload that
 // resets the state resets them).
