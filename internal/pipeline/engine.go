@@ -196,7 +196,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		return nil // ctx ended
 	}
 	_ = retry(ctx, r.log, "reading the event log", func() error {
-		err := r.opt.Log.Read(ctx, from, func(rec streams.Record) error { return r.process(ctx, rec) })
+		err := r.opt.Log.Read(ctx, from, func(rec streams.Record) error {
+			if err := ctx.Err(); err != nil {
+				return err // stopping: no new record
+			}
+			work, done := finishing(ctx, finishGrace)
+			defer done()
+			return r.process(work, rec)
+		})
 		if errors.Is(err, streams.ErrGap) && r.Position() < from {
 			// The records after the snapshot expired (log.max_age) while
 			// the engine was down: what they held is lost. Go on from what
@@ -215,6 +222,38 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.finalSnapshot()
 	return nil
+}
+
+// finishGrace is how long a stopping engine goes on with the log record in
+// hand, so that it is applied whole and the final snapshot covers it.
+const finishGrace = 5 * time.Second
+
+// finishing returns the context for one record's work: it ends finishGrace
+// after ctx does (or when done is called), with ctx's cause. A shutdown
+// then lets the record finish unless its work is stuck (the action queue
+// down, say); a lost lease stops it at once (checkHeld).
+func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(context.Cause(ctx), errNotHeld) {
+			cancel(errNotHeld) // another replica may be running the engine
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(grace, func() { cancel(context.Cause(ctx)) })
+	})
+	return work, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel(nil)
+	}
 }
 
 // restore loads the newest usable snapshot and returns where to read from.

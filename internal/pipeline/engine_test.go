@@ -200,3 +200,44 @@ func TestRunnerSnapshotRestart(t *testing.T) {
 	}
 	c.Close()
 }
+
+// stoppingSuppressions stops the engine (as SIGTERM does) while it is in
+// the middle of a record.
+type stoppingSuppressions struct{ stop context.CancelFunc }
+
+func (s stoppingSuppressions) Add(context.Context, string, string, time.Time) error {
+	s.stop()
+	return nil
+}
+
+// A shutdown in the middle of a record lets the record finish, its jobs
+// queued, and takes the final snapshot after it.
+func TestRunnerStopFinishesTheRecord(t *testing.T) {
+	c := openConn(t, t.TempDir())
+	defer c.Close()
+	store, err := c.ObjectStore(context.Background(), "herald_snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := &Snapshots{Store: store}
+	t0 := time.Unix(1700000000, 0)
+	seq := appendBody(t, c, `[{"event":"sent","time":1,"MessageID":576460765503091475,"email":"a@x.com"},
+		{"event":"unsub","time":2,"MessageID":576460765503091475,"email":"a@x.com"},
+		{"event":"sent","time":3,"MessageID":576460765503091476,"email":"b@x.com"}]`, t0)
+	ctx, cancel := context.WithCancel(context.Background())
+	opt := runnerOptions(t, c, stoppingSuppressions{stop: cancel})
+	opt.Snapshots = snaps
+	r := New(opt)
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.Position() != seq {
+		t.Errorf("engine at %d after the stop, want %d (the record in hand, whole)", r.Position(), seq)
+	}
+	if ids := jobIDs(t, c); len(ids) != 2 {
+		t.Errorf("jobs %v, want the two every-sent jobs of the record", ids)
+	}
+	if seqs, err := snaps.list(context.Background()); err != nil || len(seqs) == 0 || seqs[0] != seq {
+		t.Errorf("snapshots at %v (%v), want the final one at %d", seqs, err, seq)
+	}
+}
