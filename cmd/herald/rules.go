@@ -102,7 +102,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 // newLease opens the lease bucket and returns this replica's side of the
 // engine's lease.
 func (m *Main) newLease(ctx context.Context) (*lease.Lease, error) {
-	ttl := cmp.Or(m.hooks.leaseTTL, lease.DefaultTTL)
+	ttl := cmp.Or(m.hooks.leaseTTL, m.Config.Cluster.Lease.D(), lease.DefaultTTL)
 	kv, err := m.conn.KV(ctx, lease.Bucket, lease.BucketConfig(ttl))
 	if err != nil {
 		return nil, err

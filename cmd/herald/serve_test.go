@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldmail/herald/internal/config"
+	"github.com/heraldmail/herald/internal/lease"
 )
 
 // Every documented Mailjet event, posted as Version 1 bodies and then all
@@ -363,5 +364,20 @@ func TestServeMetricsLogLastPosition(t *testing.T) {
 	// The engine's clock ticks are records too: the log may be further on.
 	if last, err := strconv.ParseFloat(m[1], 64); err != nil || last < float64(seq) {
 		t.Errorf("herald_log_last_position %s, want at least the body's record %d", m[1], seq)
+	}
+}
+
+// cluster.lease sets the lease time: the lease bucket's TTL.
+func TestServeLeaseTime(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Cluster.Lease = config.Duration(7 * time.Second)
+	d := start(t, cfg)
+	s, err := d.m.conn.JetStream().Stream(context.Background(), "KV_"+lease.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.MaxAge; got != 7*time.Second {
+		t.Errorf("lease bucket TTL %v, want 7s", got)
 	}
 }

@@ -45,6 +45,8 @@ type Config struct {
 	HTTP HTTPTimeouts `yaml:"http"`
 	// Dispatch configures the delivery of actions.
 	Dispatch Dispatch `yaml:"dispatch"`
+	// Cluster configures the replicas' lease on the rules engine.
+	Cluster Cluster `yaml:"cluster"`
 	// Connections are the named destinations of actions.
 	Connections map[string]*Connection `yaml:"connections"`
 
@@ -77,6 +79,22 @@ type Dispatch struct {
 	// Timeout bounds one attempt (default 1m).
 	Timeout Duration `yaml:"timeout"`
 }
+
+// Cluster configures how the replicas share the rules engine.
+type Cluster struct {
+	// Lease is the engine's lease time (default 10s): a replica that dies
+	// holding it is replaced after at most this long. Every replica of a
+	// cluster must use the same value.
+	Lease Duration `yaml:"lease"`
+}
+
+// MinLease and MaxLease bound cluster.lease (the message of Validate says
+// them too): the holder renews every third of it, so it must leave NATS
+// writes time to answer, and a dead holder is replaced only after it.
+const (
+	MinLease = 2 * time.Second
+	MaxLease = 5 * time.Minute
+)
 
 // Logging configures herald's log/slog output.
 type Logging struct {
@@ -248,6 +266,7 @@ func Default() *Config {
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(25 * time.Second),
 		},
+		Cluster:     Cluster{Lease: Duration(10 * time.Second)},
 		Connections: map[string]*Connection{},
 	}
 }

@@ -78,6 +78,7 @@ func TestLoadFull(t *testing.T) {
 	want.TLS = &TLS{CertFile: "/etc/herald/cert.pem", KeyFile: "/etc/herald/key.pem"}
 	want.Log = LogStream{MaxAge: Duration(14 * 24 * time.Hour), MaxBytes: 20 * GiB, Replicas: 3, Fsync: true, SyncInterval: Duration(10 * time.Second)}
 	want.Embedded.Listen = "127.0.0.1:4222"
+	want.Cluster.Lease = Duration(30 * time.Second)
 	want.HTTP = HTTPTimeouts{
 		ReadHeaderTimeout: Duration(2 * time.Second),
 		ReadTimeout:       Duration(10 * time.Second),
@@ -120,7 +121,7 @@ func TestDefaults(t *testing.T) {
 		c.Webhook.Path != "/webhooks/mailjet" || c.Webhook.MaxBody != 16*MiB || c.Webhook.MaxConcurrent != 64 ||
 		c.Webhook.DedupHorizon.D() != 24*time.Hour || c.Log.MaxAge.D() != 168*time.Hour || c.Log.MaxBytes != 10*GiB ||
 		c.Log.Replicas != 0 || c.Log.Fsync || c.HTTP.ReadHeaderTimeout.D() != 5*time.Second || c.HTTP.ShutdownTimeout.D() != 25*time.Second ||
-		c.Logging != (Logging{"info", "text"}) || c.TLS != nil || c.Webhook.BasicAuth != nil {
+		c.Logging != (Logging{"info", "text"}) || c.TLS != nil || c.Webhook.BasicAuth != nil || c.Cluster.Lease.D() != 10*time.Second {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 	empty, err := parseFile(t, "good-empty.yaml", nil)

@@ -62,6 +62,9 @@ func (c *Config) validate() errorList {
 	k.logStream(&c.Log)
 	k.listen("embedded.listen", c.Embedded.Listen, false)
 	k.timeouts(&c.HTTP)
+	if l := c.Cluster.Lease.D(); l < MinLease || l > MaxLease {
+		k.fail("cluster.lease", "must be between 2s and 5m")
+	}
 	for name, conn := range c.Connections {
 		k.connection(name, conn)
 	}
