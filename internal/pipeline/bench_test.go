@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/heraldmail/herald/engine"
+	"github.com/heraldmail/herald/internal/suppress"
 )
 
 // BenchmarkRunnerReplay is the ceiling of the one engine of a cluster:
 // events/s a Runner takes from the log (embedded JetStream) through
-// decoding, rules.example.yaml and queueing its firings, with a tick every
-// 100 events. Each iteration replays a fresh log of replayEvents events in
+// decoding, the suppression list (as serve keeps it), rules.example.yaml
+// and queueing its firings, with a tick every 100 events. Each iteration replays a fresh log of replayEvents events in
 // Version 2 bodies of 100:
 //
 //	go test -run '^$' -bench RunnerReplay -benchtime 3x ./internal/pipeline
@@ -53,8 +54,12 @@ func benchReplay(b *testing.B, rs *engine.RuleSet, bodies [][]byte) {
 			}
 			last = seq
 		}
+		sup, err := suppress.Open(context.Background(), c)
+		if err != nil {
+			b.Fatal(err)
+		}
 		done := make(chan struct{})
-		opt := Options{Log: c.Log(), Queue: c.Actions(), Actions: c.Actions().Stream(), Rules: rs,
+		opt := Options{Log: c.Log(), Queue: c.Actions(), Actions: c.Actions().Stream(), Rules: rs, Suppress: sup,
 			Processed: func(seq uint64) {
 				if seq == last {
 					close(done)

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldmail/herald/engine"
 	"github.com/heraldmail/herald/internal/metrics"
 	"github.com/heraldmail/herald/internal/streams"
+	"github.com/heraldmail/herald/internal/suppress"
 	"github.com/heraldmail/herald/internal/webhook"
 )
 
@@ -27,7 +28,7 @@ type Log interface {
 // Suppressions records recipients who must get no more Mailjet follow-ups.
 // *suppress.Store implements it.
 type Suppressions interface {
-	Add(ctx context.Context, email, reason string, at time.Time) error
+	AddAll(ctx context.Context, list []suppress.Suppression) error
 }
 
 // Options configure a Runner.
@@ -77,7 +78,8 @@ type Runner struct {
 	stop    context.CancelCauseFunc // ends the current Run
 	pos     uint64                  // the last log position processed
 	fence   Position
-	batch   []Job // the jobs of the record being processed
+	batch   []Job                  // the jobs of the record being processed
+	supps   []suppress.Suppression // and its suppressions
 	loadErr error
 	// torn is set while a record is being applied and stays set if that
 	// was cut short (shutdown): the engine then holds part of a record and
@@ -357,15 +359,20 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 			r.decodeErrs.Inc()
 			r.log.Error("undecodable log record skipped", "seq", rec.Seq, "err", err)
 		}
+		r.supps = r.supps[:0]
 		for i := range events {
 			ev := &events[i]
-			if err := r.suppress(ctx, ev, rec.Seq); err != nil {
-				return err
-			}
 			before := r.eng.Duplicates()
 			firings = r.eng.Event(ev, rec.Seq)
-			r.countEvent(ev, before)
+			dup := r.eng.Duplicates() > before
+			r.countEvent(ev, dup)
+			if !dup {
+				r.suppression(ev, rec.Seq)
+			}
 			r.collect(firings, rec.Seq, &next)
+		}
+		if err := r.storeSuppressions(ctx, rec.Seq); err != nil {
+			return err
 		}
 	}
 	if err := r.publishBatch(ctx); err != nil {
@@ -380,23 +387,33 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 	return nil
 }
 
-// suppress records the event's recipient when the event suppresses it.
-// Records before the fence were processed by an earlier run, which stored
-// them already.
-func (r *Runner) suppress(ctx context.Context, ev *engine.Event, seq uint64) error {
+// suppression notes the event's recipient when the event suppresses it
+// (a duplicate's was noted with the original). Records before the fence
+// were processed by an earlier run, which stored theirs already.
+func (r *Runner) suppression(ev *engine.Event, seq uint64) {
 	reason := engine.SuppressReason(ev)
 	if reason == "" || r.opt.Suppress == nil || seq < r.fence.Seq {
+		return
+	}
+	r.supps = append(r.supps, suppress.Suppression{Email: ev.Email, Reason: reason, At: ev.Received})
+}
+
+// storeSuppressions stores the record's suppressions, all together, before
+// any of its jobs is queued: the dispatcher then never delivers a
+// follow-up queued after an unsubscribe to the one who unsubscribed.
+func (r *Runner) storeSuppressions(ctx context.Context, seq uint64) error {
+	if len(r.supps) == 0 {
 		return nil
 	}
-	return retry(ctx, r.log, "recording a suppression", func() error {
-		if err := r.opt.Suppress.Add(ctx, ev.Email, reason, ev.Received); err != nil {
-			return fmt.Errorf("suppression of %s event at %d: %w", reason, seq, err)
+	return retry(ctx, r.log, "recording suppressions", func() error {
+		if err := r.opt.Suppress.AddAll(ctx, r.supps); err != nil {
+			return fmt.Errorf("suppressions of record %d: %w", seq, err)
 		}
 		return nil
 	})
 }
 
-func (r *Runner) countEvent(ev *engine.Event, dupsBefore uint64) {
+func (r *Runner) countEvent(ev *engine.Event, dup bool) {
 	m := r.opt.Metrics
 	if m == nil {
 		return
@@ -409,7 +426,7 @@ func (r *Runner) countEvent(ev *engine.Event, dupsBefore uint64) {
 		}
 	}
 	c.Inc()
-	if r.eng.Duplicates() > dupsBefore {
+	if dup {
 		m.EventsDuplicate.Inc()
 	}
 }

@@ -64,10 +64,11 @@ func (q *Queue) Stream() jetstream.Stream { return q.stream }
 // after the server acknowledged, waits at most Options.Timeout, and wraps
 // failures with ErrUnavailable.
 func (q *Queue) Publish(ctx context.Context, subject, id string, data []byte, hdr nats.Header) (seq uint64, dup bool, err error) {
-	msg, err := queueMsg(Message{Subject: subject, ID: id, Data: data, Header: hdr})
-	if err != nil {
+	m := Message{Subject: subject, ID: id, Data: data, Header: hdr}
+	if err := checkQueueMsg(m); err != nil {
 		return 0, false, err
 	}
+	msg := natsMsg(m)
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
 	ack, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
@@ -80,7 +81,7 @@ func (q *Queue) Publish(ctx context.Context, subject, id string, data []byte, hd
 // Message is one message for PublishAll.
 type Message struct {
 	Subject string
-	ID      string // the Nats-Msg-Id: a message with an ID stored before is dropped
+	ID      string // the Nats-Msg-Id, when not "": a message with an ID stored before is dropped
 	Data    []byte
 	Header  nats.Header
 }
@@ -89,17 +90,32 @@ type Message struct {
 // client's limit of pending asynchronous publishes (4,000).
 const publishWave = 512
 
-// PublishAll stores msgs on the action stream. It sends them without
+// PublishAll stores msgs on the action stream, as Conn.PublishAll does.
+// Every message needs an ID, so that publishing them all again after an
+// error is safe: the stored ones are dropped as duplicates.
+func (q *Queue) PublishAll(ctx context.Context, msgs []Message) error {
+	for _, m := range msgs {
+		if err := checkQueueMsg(m); err != nil {
+			return err
+		}
+	}
+	return publishAll(ctx, q.js, q.timeout, msgs)
+}
+
+// PublishAll publishes msgs to their streams. It sends them without
 // waiting for each acknowledgement in turn and returns once the server has
-// acknowledged every one (stored, or dropped as a duplicate of its ID).
-// On an error some may be stored: publishing them all again is safe, as
-// their IDs make the stored ones duplicates. It waits at most
+// acknowledged every one (stored, or dropped as a duplicate of its ID, when
+// it has one). On an error some may be stored. It waits at most
 // Options.Timeout per wave of publishes and wraps failures with
 // ErrUnavailable.
-func (q *Queue) PublishAll(ctx context.Context, msgs []Message) error {
+func (c *Conn) PublishAll(ctx context.Context, msgs []Message) error {
+	return publishAll(ctx, c.js, c.opts.Timeout, msgs)
+}
+
+func publishAll(ctx context.Context, js jetstream.JetStream, timeout time.Duration, msgs []Message) error {
 	for len(msgs) > 0 {
 		n := min(len(msgs), publishWave)
-		if err := q.publishWave(ctx, msgs[:n]); err != nil {
+		if err := publishOneWave(ctx, js, timeout, msgs[:n]); err != nil {
 			return err
 		}
 		msgs = msgs[n:]
@@ -107,45 +123,51 @@ func (q *Queue) PublishAll(ctx context.Context, msgs []Message) error {
 	return nil
 }
 
-func (q *Queue) publishWave(ctx context.Context, msgs []Message) error {
-	ctx, cancel := context.WithTimeout(ctx, q.timeout)
+func publishOneWave(ctx context.Context, js jetstream.JetStream, timeout time.Duration, msgs []Message) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
-		msg, err := queueMsg(m)
-		if err != nil {
-			return err
+		msg := natsMsg(m)
+		var opts []jetstream.PublishOpt
+		if m.ID != "" {
+			opts = append(opts, jetstream.WithMsgID(m.ID))
 		}
-		f, err := q.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID))
+		f, err := js.PublishMsgAsync(msg, opts...)
 		if err != nil {
-			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, StreamActions, err)
+			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, m.Subject, err)
 		}
 		futures = append(futures, f)
 	}
-	for _, f := range futures {
+	for i, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, StreamActions, err)
+			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, msgs[i].Subject, err)
 		case <-ctx.Done():
-			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, StreamActions, ctx.Err())
+			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, msgs[i].Subject, ctx.Err())
 		}
 	}
 	return nil
 }
 
-// queueMsg checks m and makes the message to send, with a header of its
-// own (the client adds the ID to it).
-func queueMsg(m Message) (*nats.Msg, error) {
+// checkQueueMsg checks m, a message for the action queue.
+func checkQueueMsg(m Message) error {
 	if !strings.HasPrefix(m.Subject, SubjectActionsPrefix) {
-		return nil, fmt.Errorf("queue subject %q does not start with %q", m.Subject, SubjectActionsPrefix)
+		return fmt.Errorf("queue subject %q does not start with %q", m.Subject, SubjectActionsPrefix)
 	}
 	if m.ID == "" {
-		return nil, errors.New("queue publish: empty id")
+		return errors.New("queue publish: empty id")
 	}
+	return nil
+}
+
+// natsMsg makes the message to send, with a header of its own (the client
+// adds the ID to it; the caller's is not modified).
+func natsMsg(m Message) *nats.Msg {
 	msg := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: make(nats.Header, len(m.Header)+1)}
 	for k, v := range m.Header {
 		msg.Header[k] = v
 	}
-	return msg, nil
+	return msg
 }

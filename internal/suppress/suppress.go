@@ -43,6 +43,16 @@ type Entry struct {
 // Store is the suppression list. It is safe for concurrent use.
 type Store struct {
 	kv jetstream.KeyValue
+	// publish sends KV puts without waiting for each in turn (AddAll);
+	// nil on a Store from New, which puts one at a time.
+	publish func(context.Context, []streams.Message) error
+}
+
+// Suppression is one address to add, for AddAll.
+type Suppression struct {
+	Email  string
+	Reason string
+	At     time.Time
 }
 
 // Open creates or opens the bucket on c and returns its Store.
@@ -51,7 +61,9 @@ func Open(ctx context.Context, c *streams.Conn) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("suppression list: %w", err)
 	}
-	return New(kv), nil
+	s := New(kv)
+	s.publish = c.PublishAll
+	return s, nil
 }
 
 // New returns a Store on an existing bucket.
@@ -68,20 +80,57 @@ func Key(email string) string {
 // (unsub, spam, hard_bounce, blocked) since at. Adding an address again
 // replaces its entry.
 func (s *Store) Add(ctx context.Context, email, reason string, at time.Time) error {
-	if strings.TrimSpace(email) == "" {
-		return errors.New("suppress: empty address")
-	}
-	if reason == "" {
-		return errors.New("suppress: empty reason")
-	}
-	data, err := json.Marshal(Entry{Reason: reason, At: at.UTC()})
+	data, err := entry(email, reason, at)
 	if err != nil {
-		return fmt.Errorf("suppress: %w", err)
+		return err
 	}
 	if _, err := s.kv.Put(ctx, Key(email), data); err != nil {
 		return fmt.Errorf("suppress: store %s entry: %w", reason, err)
 	}
 	return nil
+}
+
+// AddAll adds every address of list, as Add does, in order (a later one
+// replaces an earlier one of the same address). The puts go out without
+// waiting for each acknowledgement in turn; AddAll returns once all are
+// stored. On an error some may be stored: adding them all again is safe.
+func (s *Store) AddAll(ctx context.Context, list []Suppression) error {
+	if s.publish == nil {
+		for _, x := range list {
+			if err := s.Add(ctx, x.Email, x.Reason, x.At); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	msgs := make([]streams.Message, 0, len(list))
+	for _, x := range list {
+		data, err := entry(x.Email, x.Reason, x.At)
+		if err != nil {
+			return err
+		}
+		// A KV put is a publish on the bucket's subject for the key.
+		msgs = append(msgs, streams.Message{Subject: "$KV." + Bucket + "." + Key(x.Email), Data: data})
+	}
+	if err := s.publish(ctx, msgs); err != nil {
+		return fmt.Errorf("suppress: store entries: %w", err)
+	}
+	return nil
+}
+
+// entry checks an address and reason and encodes their entry.
+func entry(email, reason string, at time.Time) ([]byte, error) {
+	if strings.TrimSpace(email) == "" {
+		return nil, errors.New("suppress: empty address")
+	}
+	if reason == "" {
+		return nil, errors.New("suppress: empty reason")
+	}
+	data, err := json.Marshal(Entry{Reason: reason, At: at.UTC()})
+	if err != nil {
+		return nil, fmt.Errorf("suppress: %w", err)
+	}
+	return data, nil
 }
 
 // Check reports whether email is suppressed and why.

@@ -2,17 +2,14 @@ package suppress
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/heraldmail/herald/internal/pipeline"
 	"github.com/heraldmail/herald/internal/streams"
 )
-
-// The engine loop records suppressions through pipeline.Suppressions.
-var _ pipeline.Suppressions = (*Store)(nil)
 
 func open(t *testing.T, dir string) *streams.Conn {
 	t.Helper()
@@ -79,6 +76,47 @@ func TestAddReplacesAndRemove(t *testing.T) {
 	}
 	if err := s.Remove(ctx, "never@x.com"); err != nil {
 		t.Errorf("Remove of an unlisted address: %v", err)
+	}
+}
+
+// AddAll stores a batch as Adds in order would, on a Store from Open (puts
+// sent together) and from New (one at a time); with the server down it
+// fails.
+func TestAddAll(t *testing.T) {
+	ctx := context.Background()
+	c := open(t, t.TempDir())
+	defer c.Close()
+	opened, err := Open(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := []Suppression{
+		{Email: "a@x.com", Reason: ReasonBlocked, At: t0},
+		{Email: "b@x.com", Reason: ReasonUnsub, At: t0},
+		{Email: "A@x.com", Reason: ReasonSpam, At: t0.Add(time.Hour)}, // replaces the first
+	}
+	for i := range 600 { // more than one wave of publishes
+		list = append(list, Suppression{Email: fmt.Sprintf("u%d@y.com", i), Reason: ReasonHardBounce, At: t0})
+	}
+	for name, s := range map[string]*Store{"Open": opened, "New": New(opened.kv)} {
+		if err := s.Remove(ctx, "a@x.com"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddAll(ctx, list); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for email, want := range map[string]string{"a@x.com": ReasonSpam, "b@x.com": ReasonUnsub, "u599@y.com": ReasonHardBounce} {
+			if reason, ok, err := s.Check(ctx, email); !ok || err != nil || reason != want {
+				t.Errorf("%s: %s is %q (%v, %v), want %q", name, email, reason, ok, err, want)
+			}
+		}
+	}
+	if err := opened.AddAll(ctx, []Suppression{{Email: " ", Reason: ReasonUnsub}}); err == nil {
+		t.Error("AddAll of an empty address succeeded")
+	}
+	c.Close()
+	if err := opened.AddAll(ctx, list[:2]); err == nil {
+		t.Error("AddAll with the server down succeeded")
 	}
 }
 
