@@ -142,12 +142,13 @@ type predStore struct {
 	last   uint64 // the engine's event count when it last stored: one store per event
 }
 
-// shareKey identifies what a sequence rule's predecessors are.
+// shareKey identifies what a sequence rule's predecessors are: by in its
+// compiled form, which holds the values of the vars it reads.
 func shareKey(r *Rule) uint64 {
 	if r.matches(r.other) {
 		return uint64(newHash().str("own").str(r.Name).u64(r.stateHash))
 	}
-	return uint64(newHash().str(r.other).str(r.by.src).u64(uint64(r.within)).u64(uint64(r.prevFields)))
+	return uint64(newHash().str(r.other).str(r.by.prog.Node().String()).u64(uint64(r.within)).u64(uint64(r.prevFields)))
 }
 
 func newPredStore(r *Rule) *predStore {

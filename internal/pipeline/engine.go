@@ -53,6 +53,10 @@ type Options struct {
 	// start: only the log after the snapshot is replayed.
 	Snapshots     *Snapshots
 	SnapshotEvery time.Duration
+	// FinishGrace is how long a stopping engine goes on with the log
+	// record in hand (default 5 s), so that it is applied whole and the
+	// final snapshot covers it.
+	FinishGrace time.Duration
 	// Now is the wall clock that schedules snapshots (default time.Now);
 	// the engine itself runs on the log's clock.
 	Now func() time.Time
@@ -73,10 +77,13 @@ type Runner struct {
 	opt Options
 	log *slog.Logger
 
-	mu      sync.Mutex // guards eng and pos against the API
-	eng     *engine.Engine
-	stop    context.CancelCauseFunc // ends the current Run
-	pos     uint64                  // the last log position processed
+	mu   sync.Mutex // guards eng and pos against the API
+	eng  *engine.Engine
+	stop context.CancelCauseFunc // ends the current Run
+	// endWork ends the current record's work at once (finishing); set and
+	// used by the engine's goroutine only.
+	endWork context.CancelCauseFunc
+	pos     uint64 // the last log position processed
 	fence   Position
 	batch   []Job                  // the jobs of the record being processed
 	supps   []suppress.Suppression // and its suppressions
@@ -107,6 +114,9 @@ func New(opt Options) *Runner {
 	}
 	if opt.SnapshotEvery <= 0 {
 		opt.SnapshotEvery = time.Minute
+	}
+	if opt.FinishGrace <= 0 {
+		opt.FinishGrace = 5 * time.Second
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -142,6 +152,9 @@ func (r *Runner) checkHeld() error {
 		return nil
 	}
 	r.stop(errNotHeld)
+	if r.endWork != nil {
+		r.endWork(errNotHeld) // another replica may run the engine: no grace
+	}
 	return errNotHeld
 }
 
@@ -202,7 +215,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			if err := ctx.Err(); err != nil {
 				return err // stopping: no new record
 			}
-			work, done := finishing(ctx, finishGrace)
+			work, done := r.finishing(ctx, r.opt.FinishGrace)
 			defer done()
 			return r.process(work, rec)
 		})
@@ -226,30 +239,35 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// finishGrace is how long a stopping engine goes on with the log record in
-// hand, so that it is applied whole and the final snapshot covers it.
-const finishGrace = 5 * time.Second
-
-// finishing returns the context for one record's work: it ends finishGrace
-// after ctx does (or when done is called), with ctx's cause. A shutdown
+// finishing returns the context for one record's work: it ends grace
+// after ctx does, with ctx's cause, or when done is called. A shutdown
 // then lets the record finish unless its work is stuck (the action queue
-// down, say); a lost lease stops it at once (checkHeld).
-func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+// down, say). A lost lease ends it at once: when ctx ends without the
+// lease, and through endWork when checkHeld finds it lost meanwhile.
+func (r *Runner) finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
 	work, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	var timer *time.Timer
-	var mu sync.Mutex
+	var (
+		mu       sync.Mutex
+		timer    *time.Timer
+		finished bool
+	)
 	stop := context.AfterFunc(ctx, func() {
-		if errors.Is(context.Cause(ctx), errNotHeld) {
-			cancel(errNotHeld) // another replica may be running the engine
+		if !r.held() {
+			cancel(errNotHeld)
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		timer = time.AfterFunc(grace, func() { cancel(context.Cause(ctx)) })
+		if !finished {
+			timer = time.AfterFunc(grace, func() { cancel(context.Cause(ctx)) })
+		}
 	})
+	r.endWork = cancel
 	return work, func() {
+		r.endWork = nil
 		stop()
 		mu.Lock()
+		finished = true
 		if timer != nil {
 			timer.Stop()
 		}
@@ -406,6 +424,9 @@ func (r *Runner) storeSuppressions(ctx context.Context, seq uint64) error {
 		return nil
 	}
 	return retry(ctx, r.log, "recording suppressions", func() error {
+		if err := r.checkHeld(); err != nil {
+			return err
+		}
 		if err := r.opt.Suppress.AddAll(ctx, r.supps); err != nil {
 			return fmt.Errorf("suppressions of record %d: %w", seq, err)
 		}
@@ -451,9 +472,9 @@ func (r *Runner) collect(firings []engine.Firing, seq uint64, next *int) {
 // publishBatch publishes the record's jobs, all at once without waiting
 // for each acknowledgement in turn, and returns when all are stored. A
 // record's effect on the engine cannot be undone, so its jobs are
-// published whatever it takes (all again until stored; those already
-// stored are dropped as duplicates of their id): the engine waits
-// meanwhile. The next record starts only then, so only the newest record
+// published whatever it takes (those not acknowledged again, until
+// stored; one whose acknowledgement was lost is dropped as a duplicate of
+// its id): the engine waits meanwhile. The next record starts only then, so only the newest record
 // on the queue can be incomplete.
 func (r *Runner) publishBatch(ctx context.Context) error {
 	if len(r.batch) == 0 {
@@ -471,7 +492,9 @@ func (r *Runner) publishBatch(ctx context.Context) error {
 		if err := r.checkHeld(); err != nil {
 			return err
 		}
-		return r.opt.Queue.PublishAll(ctx, msgs)
+		var err error
+		msgs, err = r.opt.Queue.PublishAll(ctx, msgs) // again: only those not stored
+		return err
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldmail/herald/internal/suppress"
 )
 
 // A Runner whose lease is lost stops before the next record, even though
@@ -86,5 +88,52 @@ func TestRunnerStopsWhenNotHeld(t *testing.T) {
 	info, _ := r.Rules(context.Background())
 	if st := info.(RulesInfo); st.Events != 5 {
 		t.Errorf("engine counts %d events, want 5 (state from the earlier run dropped)", st.Events)
+	}
+}
+
+// losingSuppressions loses the lease in the middle of a record, the way
+// the lease does: held turns false and the Run's context is cancelled.
+type losingSuppressions struct {
+	held   *atomic.Bool
+	cancel context.CancelFunc
+}
+
+func (s losingSuppressions) AddAll(context.Context, []suppress.Suppression) error {
+	s.held.Store(false)
+	s.cancel()
+	return nil
+}
+
+// A lease lost in the middle of a record stops its work at once, without
+// the shutdown's grace: the record's jobs are not queued (another replica
+// may be running the engine) and it is left to the next holder.
+func TestRunnerLeaseLostMidRecord(t *testing.T) {
+	c := openConn(t, t.TempDir())
+	defer c.Close()
+	t0 := time.Unix(1700000000, 0)
+	seq := appendBody(t, c, `[{"event":"sent","time":1,"MessageID":576460765503091475,"email":"a@x.com"},
+		{"event":"unsub","time":2,"MessageID":576460765503091475,"email":"a@x.com"}]`, t0)
+	var held atomic.Bool
+	held.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	opt := runnerOptions(t, c, losingSuppressions{held: &held, cancel: cancel})
+	opt.Held = held.Load
+	opt.FinishGrace = time.Hour // a shutdown would wait this long
+	r := New(opt)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the record's work goes on after the lease was lost")
+	}
+	if r.Position() == seq {
+		t.Errorf("the record was applied after the lease was lost")
+	}
+	if ids := jobIDs(t, c); len(ids) != 0 {
+		t.Errorf("jobs %v queued after the lease was lost", ids)
 	}
 }

@@ -83,7 +83,7 @@ func jobs(f *engine.Firing, seq uint64, next *int) []Job {
 
 // Publisher stores jobs on the action stream. *streams.Queue implements it.
 type Publisher interface {
-	PublishAll(ctx context.Context, msgs []streams.Message) error
+	PublishAll(ctx context.Context, msgs []streams.Message) (rest []streams.Message, err error)
 }
 
 // jobMessage is j as a message of the action stream, under its id.

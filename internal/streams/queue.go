@@ -91,64 +91,87 @@ type Message struct {
 const publishWave = 512
 
 // PublishAll stores msgs on the action stream, as Conn.PublishAll does.
-// Every message needs an ID, so that publishing them all again after an
-// error is safe: the stored ones are dropped as duplicates.
-func (q *Queue) PublishAll(ctx context.Context, msgs []Message) error {
+// Every message needs an ID: one whose acknowledgement was lost is then
+// dropped as a duplicate when published again (within the stream's
+// duplicate window).
+func (q *Queue) PublishAll(ctx context.Context, msgs []Message) (rest []Message, err error) {
 	for _, m := range msgs {
 		if err := checkQueueMsg(m); err != nil {
-			return err
+			return msgs, err
 		}
 	}
 	return publishAll(ctx, q.js, q.timeout, msgs)
 }
 
 // PublishAll publishes msgs to their streams. It sends them without
-// waiting for each acknowledgement in turn and returns once the server has
-// acknowledged every one (stored, or dropped as a duplicate of its ID, when
-// it has one). On an error some may be stored. It waits at most
-// Options.Timeout per wave of publishes and wraps failures with
-// ErrUnavailable.
-func (c *Conn) PublishAll(ctx context.Context, msgs []Message) error {
+// waiting for each acknowledgement in turn, waits for every one, and
+// returns the messages that were not acknowledged (stored, or dropped as a
+// duplicate of their ID) with the first error: publish those again, not
+// the others. It waits at most Options.Timeout per wave of publishes and
+// wraps failures with ErrUnavailable.
+func (c *Conn) PublishAll(ctx context.Context, msgs []Message) (rest []Message, err error) {
 	return publishAll(ctx, c.js, c.opts.Timeout, msgs)
 }
 
-func publishAll(ctx context.Context, js jetstream.JetStream, timeout time.Duration, msgs []Message) error {
-	for len(msgs) > 0 {
-		n := min(len(msgs), publishWave)
-		if err := publishOneWave(ctx, js, timeout, msgs[:n]); err != nil {
-			return err
+func publishAll(ctx context.Context, js jetstream.JetStream, timeout time.Duration, msgs []Message) ([]Message, error) {
+	for i := 0; i < len(msgs); i += publishWave {
+		wave := msgs[i:min(len(msgs), i+publishWave)]
+		if rest, err := publishOneWave(ctx, js, timeout, wave); err != nil {
+			return append(rest, msgs[i+len(wave):]...), err
 		}
-		msgs = msgs[n:]
 	}
-	return nil
+	return nil, nil
 }
 
-func publishOneWave(ctx context.Context, js jetstream.JetStream, timeout time.Duration, msgs []Message) error {
+// publishOneWave publishes msgs and returns those not acknowledged, in
+// their order, with the first error.
+func publishOneWave(ctx context.Context, js jetstream.JetStream, timeout time.Duration, msgs []Message) ([]Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	failed := make([]bool, len(msgs))
+	var first error
+	fail := func(i int, err error) {
+		failed[i] = true
+		if first == nil {
+			first = fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, msgs[i].Subject, err)
+		}
+	}
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		msg := natsMsg(m)
+	for i, m := range msgs {
 		var opts []jetstream.PublishOpt
 		if m.ID != "" {
 			opts = append(opts, jetstream.WithMsgID(m.ID))
 		}
-		f, err := js.PublishMsgAsync(msg, opts...)
-		if err != nil {
-			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, m.Subject, err)
+		f, err := js.PublishMsgAsync(natsMsg(m), opts...)
+		if err != nil { // not sent, nor is the rest of the wave
+			for k := i; k < len(msgs); k++ {
+				fail(k, err)
+			}
+			break
 		}
 		futures = append(futures, f)
 	}
 	for i, f := range futures {
 		select {
+		case <-f.Ok(): // acknowledged already: even when ctx has ended
+			continue
+		default:
+		}
+		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, msgs[i].Subject, err)
+			fail(i, err)
 		case <-ctx.Done():
-			return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, msgs[i].Subject, ctx.Err())
+			fail(i, ctx.Err())
 		}
 	}
-	return nil
+	var rest []Message
+	for i, m := range msgs {
+		if failed[i] {
+			rest = append(rest, m)
+		}
+	}
+	return rest, first
 }
 
 // checkQueueMsg checks m, a message for the action queue.

@@ -371,8 +371,8 @@ func TestQueuePublishAll(t *testing.T) {
 		return info.State.Msgs
 	}
 	for round := range 2 { // the second time, every message is a duplicate
-		if err := q.PublishAll(ctx, msgs); err != nil {
-			t.Fatalf("round %d: %v", round, err)
+		if rest, err := q.PublishAll(ctx, msgs); err != nil || len(rest) != 0 {
+			t.Fatalf("round %d: %d not stored: %v", round, len(rest), err)
 		}
 		if n := count(); n != 2*publishWave {
 			t.Fatalf("round %d: %d messages stored, want %d", round, n, 2*publishWave)
@@ -382,13 +382,25 @@ func TestQueuePublishAll(t *testing.T) {
 	if err != nil || string(m.Data) != "rule/6" || m.Header.Get("Herald-Position") != "6" || m.Header.Get(jetstream.MsgIDHeader) != "rule/6" {
 		t.Errorf("message 7 = %v, %v", m, err)
 	}
-	if err := q.PublishAll(ctx, []Message{{Subject: "elsewhere", ID: "x"}}); err == nil {
+	if _, err := q.PublishAll(ctx, []Message{{Subject: "elsewhere", ID: "x"}}); err == nil {
 		t.Error("publish outside herald.actions. accepted")
+	}
+	// One message has no stream to go to: it alone is to publish again.
+	mixed := []Message{
+		{Subject: "herald.actions.slack", ID: "mixed/1", Data: []byte("1")},
+		{Subject: "nowhere.at.all", Data: []byte("2")},
+		{Subject: "herald.actions.slack", ID: "mixed/3", Data: []byte("3")},
+	}
+	if rest, err := c.PublishAll(ctx, mixed); !errors.Is(err, ErrUnavailable) || len(rest) != 1 || rest[0].Subject != "nowhere.at.all" {
+		t.Errorf("PublishAll with one unroutable message = %v, %v; want only it back and ErrUnavailable", rest, err)
+	}
+	if n := count(); n != 2*publishWave+2 {
+		t.Errorf("%d messages stored, want the %d before and the 2 routable ones", n, 2*publishWave)
 	}
 	c.emb.srv.Shutdown()
 	c.emb.srv.WaitForShutdown()
-	if err := q.PublishAll(ctx, msgs[:3]); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("PublishAll with the server down = %v, want ErrUnavailable", err)
+	if rest, err := q.PublishAll(ctx, msgs[:3]); !errors.Is(err, ErrUnavailable) || len(rest) != 3 || rest[2].ID != msgs[2].ID {
+		t.Errorf("PublishAll with the server down = %d to publish again, %v; want all 3 and ErrUnavailable", len(rest), err)
 	}
 }
 

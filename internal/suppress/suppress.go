@@ -45,7 +45,7 @@ type Store struct {
 	kv jetstream.KeyValue
 	// publish sends KV puts without waiting for each in turn (AddAll);
 	// nil on a Store from New, which puts one at a time.
-	publish func(context.Context, []streams.Message) error
+	publish func(context.Context, []streams.Message) ([]streams.Message, error)
 }
 
 // Suppression is one address to add, for AddAll.
@@ -93,7 +93,8 @@ func (s *Store) Add(ctx context.Context, email, reason string, at time.Time) err
 // AddAll adds every address of list, as Add does, in order (a later one
 // replaces an earlier one of the same address). The puts go out without
 // waiting for each acknowledgement in turn; AddAll returns once all are
-// stored. On an error some may be stored: adding them all again is safe.
+// stored. On an error some may be stored: adding them all again stores
+// the same entries again, which is harmless.
 func (s *Store) AddAll(ctx context.Context, list []Suppression) error {
 	if s.publish == nil {
 		for _, x := range list {
@@ -112,7 +113,7 @@ func (s *Store) AddAll(ctx context.Context, list []Suppression) error {
 		// A KV put is a publish on the bucket's subject for the key.
 		msgs = append(msgs, streams.Message{Subject: "$KV." + Bucket + "." + Key(x.Email), Data: data})
 	}
-	if err := s.publish(ctx, msgs); err != nil {
+	if _, err := s.publish(ctx, msgs); err != nil {
 		return fmt.Errorf("suppress: store entries: %w", err)
 	}
 	return nil
