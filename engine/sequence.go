@@ -140,6 +140,11 @@ type predStore struct {
 	preds  predecessors
 	queue  fifo[expiry]
 	last   uint64 // the engine's event count when it last stored: one store per event
+
+	// v1Preds and v1Queue gather, during Restore of a version 1 snapshot,
+	// the predecessors each rule kept itself (loadedV1).
+	v1Preds []timer
+	v1Queue []expiry
 }
 
 // shareKey identifies what a sequence rule's predecessors are: by in its

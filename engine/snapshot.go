@@ -15,7 +15,9 @@ import (
 // reloaded rules) keeps the state of every unchanged rule.
 const (
 	snapshotMagic   = "HERALDSN"
-	snapshotVersion = 2 // 2: predecessors in stores shared by rules
+	// 2: predecessors in stores shared by rules, after the rules' sections.
+	// 1 kept them in each sequence rule's section; Restore reads it too.
+	snapshotVersion = 2
 )
 
 // ErrSnapshot is wrapped by Restore for a snapshot that is truncated,
@@ -71,8 +73,9 @@ func (e *Engine) Restore(data []byte) error {
 		return fmt.Errorf("%w: checksum mismatch (truncated or corrupt)", ErrSnapshot)
 	}
 	r := &reader{b: body[len(snapshotMagic):]}
-	if v := r.u(); v != snapshotVersion {
-		return fmt.Errorf("%w: version %d, this herald reads %d", ErrSnapshot, v, snapshotVersion)
+	version := r.u()
+	if version != snapshotVersion && version != 1 {
+		return fmt.Errorf("%w: version %d, this herald reads 1 and %d", ErrSnapshot, version, snapshotVersion)
 	}
 	fresh := New(e.rules, e.opt)
 	fresh.now = r.i()
@@ -85,7 +88,7 @@ func (e *Engine) Restore(data []byte) error {
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		name, hash := r.s(), r.u()
 		st := RuleStats{Matched: r.u(), Fired: r.u(), Suppressed: r.u(), Errors: r.u()}
-		inner := &reader{b: r.bytes()}
+		inner := &reader{b: r.bytes(), version: version}
 		run := fresh.byRule[name]
 		if run == nil || run.rule().stateHash != hash {
 			continue // removed or changed since: starts empty
@@ -99,8 +102,12 @@ func (e *Engine) Restore(data []byte) error {
 	byKey := map[uint64]*predStore{}
 	for _, p := range fresh.predStores() {
 		byKey[p.key] = p
+		p.loadedV1() // version 1: what the rules' sections held
 	}
-	n = r.u()
+	n = 0
+	if version > 1 {
+		n = r.u()
+	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		inner := &reader{b: r.bytes()}
 		if p := byKey[inner.u()]; p != nil {
@@ -184,8 +191,9 @@ func (w *writer) stored(v []stored) {
 // reader decodes what writer wrote; the first problem sticks in err and
 // every later read returns zero values.
 type reader struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	version uint64 // of the snapshot being read
 }
 
 func (r *reader) fail(what string) {

@@ -75,6 +75,10 @@ func (s *sequence) save(w *writer) {
 
 func (s *sequence) load(r *reader) {
 	s.loadLimit(r)
+	if r.version == 1 { // the rule's own predecessors: to its store
+		s.preds.v1Preds = append(s.preds.v1Preds, r.timers()...)
+		s.preds.v1Queue = append(s.preds.v1Queue, r.expiries()...)
+	}
 	for _, w := range r.stored() {
 		s.waiting[w.key] = append(s.waiting[w.key], w)
 	}
@@ -103,6 +107,25 @@ func (p *predStore) load(r *reader) {
 	for _, x := range r.expiries() {
 		p.queue.push(x)
 	}
+}
+
+// loadedV1 puts in the store the predecessors that version 1 snapshots
+// kept in each rule's section. Rules that now share the store each had
+// their own copy: a key keeps its latest predecessor, and the expiries are
+// merged in time order, as the queue needs.
+func (p *predStore) loadedV1() {
+	for _, v := range p.v1Preds {
+		if cur, ok := p.preds.get(v.key); !ok || cur.at < v.at {
+			p.preds.set(v.key, v.kept)
+		}
+	}
+	slices.SortFunc(p.v1Queue, func(a, b expiry) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.key, b.key)) })
+	for i, x := range p.v1Queue {
+		if i == 0 || x != p.v1Queue[i-1] {
+			p.queue.push(x)
+		}
+	}
+	p.v1Preds, p.v1Queue = nil, nil
 }
 
 // predStores returns the engine's predecessor stores in key order.
