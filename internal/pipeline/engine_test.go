@@ -73,6 +73,16 @@ func runUntil(t testing.TB, mk func(Options) *Runner, opt Options, seq uint64) *
 	return r
 }
 
+// openSnapshots returns the snapshots store on c, as serve opens it.
+func openSnapshots(t *testing.T, c *streams.Conn) *Snapshots {
+	t.Helper()
+	store, err := c.ObjectStore(context.Background(), "herald_snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Snapshots{Store: store}
+}
+
 func appendBody(t *testing.T, c *streams.Conn, body string, at time.Time) uint64 {
 	t.Helper()
 	seq, err := c.Log().Append(context.Background(), []byte(body), at)
@@ -163,11 +173,7 @@ func TestRunnerRestartQueuesNothingTwice(t *testing.T) {
 func TestRunnerSnapshotRestart(t *testing.T) {
 	dir := t.TempDir()
 	c := openConn(t, dir)
-	store, err := c.ObjectStore(context.Background(), "herald_snapshots")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snaps := &Snapshots{Store: store}
+	snaps := openSnapshots(t, c)
 	t0 := time.Unix(1700000000, 0)
 	appendBody(t, c, `{"event":"sent","time":1,"MessageID":576460765503091475,"email":"a@x.com"}`, t0)
 	seq := appendBody(t, c, `{"event":"sent","time":1,"MessageID":576460765503091476,"email":"b@x.com"}`, t0.Add(time.Second))
@@ -220,11 +226,7 @@ func (s stoppingSuppressions) AddAll(context.Context, []suppress.Suppression) er
 func TestRunnerStopFinishesTheRecord(t *testing.T) {
 	c := openConn(t, t.TempDir())
 	defer c.Close()
-	store, err := c.ObjectStore(context.Background(), "herald_snapshots")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snaps := &Snapshots{Store: store}
+	snaps := openSnapshots(t, c)
 	t0 := time.Unix(1700000000, 0)
 	seq := appendBody(t, c, `[{"event":"sent","time":1,"MessageID":576460765503091475,"email":"a@x.com"},
 		{"event":"unsub","time":2,"MessageID":576460765503091475,"email":"a@x.com"},

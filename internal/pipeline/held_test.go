@@ -17,11 +17,7 @@ import (
 func TestRunnerStopsWhenNotHeld(t *testing.T) {
 	c := openConn(t, t.TempDir())
 	defer c.Close()
-	store, err := c.ObjectStore(context.Background(), "herald_snapshots")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snaps := &Snapshots{Store: store}
+	snaps := openSnapshots(t, c)
 	t0 := time.Unix(1700000000, 0)
 	sent := func(i int) uint64 {
 		return appendBody(t, c, fmt.Sprintf(`{"event":"sent","time":1,"MessageID":%d,"email":"u%d@x.com"}`, 576460765503091475+i, i), t0)
