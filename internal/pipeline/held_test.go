@@ -24,8 +24,9 @@ func TestRunnerStopsWhenNotHeld(t *testing.T) {
 	}
 	var held atomic.Bool
 	held.Store(true)
-	var processed, loseAt atomic.Uint64
+	var processed, loseAt, waitFor atomic.Uint64
 	loseAt.Store(2) // the lease is lost right after record 2
+	reached := make(chan struct{}, 1)
 	opt := runnerOptions(t, c, nil)
 	opt.Snapshots = snaps
 	opt.Held = held.Load
@@ -33,6 +34,10 @@ func TestRunnerStopsWhenNotHeld(t *testing.T) {
 		processed.Store(seq)
 		if seq == loseAt.Load() {
 			held.Store(false)
+		}
+		if w := waitFor.Load(); w != 0 && seq >= w {
+			waitFor.Store(0)
+			reached <- struct{}{}
 		}
 	}
 	r := New(opt)
@@ -64,14 +69,13 @@ func TestRunnerStopsWhenNotHeld(t *testing.T) {
 	loseAt.Store(0)
 	held.Store(true)
 	last := sent(4)
+	waitFor.Store(last)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { done <- r.Run(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for processed.Load() < last {
-		if time.Now().After(deadline) {
-			t.Fatalf("engine at %d, want %d", r.Position(), last)
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("engine at %d, want %d", r.Position(), last)
 	}
 	cancel()
 	if err := <-done; err != nil {
