@@ -85,7 +85,11 @@ type Runner struct {
 	endWork context.CancelCauseFunc
 	pos     uint64 // the last log position processed
 	fence   Position
-	batch   []Job                  // the jobs of the record being processed
+	// The unit being gathered: log records applied to the engine whose
+	// suppressions and jobs are not stored yet (process, flush).
+	unit    uint64                 // its first record, 0 when none is open
+	applied uint64                 // its last record
+	batch   []Job                  // its jobs
 	supps   []suppress.Suppression // and its suppressions
 	loadErr error
 	// torn is set while a record is being applied and stays set if that
@@ -141,6 +145,7 @@ func (r *Runner) reset() {
 	defer r.mu.Unlock()
 	r.eng = r.newEngine(r.eng.Rules())
 	r.pos, r.savedSeq, r.torn, r.fence, r.lastSnap = 0, 0, false, Position{}, r.opt.Now()
+	r.unit, r.applied, r.batch, r.supps = 0, 0, r.batch[:0], r.supps[:0]
 }
 
 // held reports whether this replica may run the engine (Options.Held).
@@ -219,6 +224,13 @@ func (r *Runner) Run(ctx context.Context) error {
 			defer done()
 			return r.process(work, rec)
 		})
+		// A unit still open (the reader stopped, or Run is stopping) is
+		// stored before reading on or taking the final snapshot.
+		work, done := r.finishing(ctx, r.opt.FinishGrace)
+		if ferr := r.flushOpen(work); ferr != nil && err == nil {
+			err = ferr
+		}
+		done()
 		if errors.Is(err, streams.ErrGap) && r.Position() < from {
 			// The records after the snapshot expired (log.max_age) while
 			// the engine was down: what they held is lost. Go on from what
@@ -355,9 +367,24 @@ func (r *Runner) finalSnapshot() {
 	}
 }
 
-// process feeds one log record to the engine and queues its firings. It
-// returns an error only when ctx ends: then the record may be half done,
-// and Run stops.
+// Units. Each unit of log records waits for two round trips to JetStream
+// (its suppressions, then its jobs) before the next: with one record a
+// unit, those, not the rules, bounded the engine. So while more records
+// are waiting in the log (a backlog: after a restart, during a burst) up
+// to maxUnitRecords records make one unit; at the head of the log a unit
+// is one record, and nothing waits for company. A unit is stored whole
+// before the next starts, so only the newest unit on the action queue can
+// be incomplete: its first record, in every job's HeaderUnit, is the
+// restart fence.
+const (
+	maxUnitRecords = 64
+	maxUnitJobs    = 4096
+)
+
+// process feeds one log record to the engine and gathers its suppressions
+// and jobs into the open unit, which it stores (flush) unless more records
+// are waiting and the unit has room. It returns an error only when ctx
+// ends: then the unit may be half done, and Run stops.
 func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -365,8 +392,10 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 		return err
 	}
 	r.torn = true
+	if r.unit == 0 {
+		r.unit, r.batch, r.supps = rec.Seq, r.batch[:0], r.supps[:0]
+	}
 	next := 0
-	r.batch = r.batch[:0]
 	var firings []engine.Firing
 	if rec.Tick {
 		firings = r.eng.Tick(rec.Received, rec.Seq)
@@ -377,7 +406,6 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 			r.decodeErrs.Inc()
 			r.log.Error("undecodable log record skipped", "seq", rec.Seq, "err", err)
 		}
-		r.supps = r.supps[:0]
 		for i := range events {
 			ev := &events[i]
 			before := r.eng.Duplicates()
@@ -389,18 +417,41 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 			}
 			r.collect(firings, rec.Seq, &next)
 		}
-		if err := r.storeSuppressions(ctx, rec.Seq); err != nil {
-			return err
-		}
+	}
+	r.applied = rec.Seq
+	if rec.Pending > 0 && rec.Seq-r.unit+1 < maxUnitRecords && len(r.batch) < maxUnitJobs {
+		return nil // more records are waiting: they join the unit
+	}
+	return r.flush(ctx)
+}
+
+// flushOpen stores the open unit, if any.
+func (r *Runner) flushOpen(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unit == 0 {
+		return nil
+	}
+	return r.flush(ctx)
+}
+
+// flush stores the open unit's suppressions, then its jobs, and moves the
+// position to its last record. r.mu is held.
+func (r *Runner) flush(ctx context.Context) error {
+	if err := r.storeSuppressions(ctx); err != nil {
+		return err
 	}
 	if err := r.publishBatch(ctx); err != nil {
 		return err
 	}
-	r.pos, r.torn = rec.Seq, false
-	r.position.Set(float64(rec.Seq))
-	r.maybeSnapshot(rec.Seq)
+	first, last := r.unit, r.applied
+	r.unit, r.pos, r.torn = 0, last, false
+	r.position.Set(float64(last))
+	r.maybeSnapshot(last)
 	if r.opt.Processed != nil {
-		r.opt.Processed(rec.Seq)
+		for seq := first; seq <= last; seq++ {
+			r.opt.Processed(seq)
+		}
 	}
 	return nil
 }
@@ -416,10 +467,9 @@ func (r *Runner) suppression(ev *engine.Event, seq uint64) {
 	r.supps = append(r.supps, suppress.Suppression{Email: ev.Email, Reason: reason, At: ev.Received})
 }
 
-// storeSuppressions stores the record's suppressions, all together, before
-// any of its jobs is queued: the dispatcher then never delivers a
-// follow-up queued after an unsubscribe to the one who unsubscribed.
-func (r *Runner) storeSuppressions(ctx context.Context, seq uint64) error {
+// storeSuppressions stores the unit's suppressions, all together, before
+// any of its jobs is queued, so the dispatcher's check finds them.
+func (r *Runner) storeSuppressions(ctx context.Context) error {
 	if len(r.supps) == 0 {
 		return nil
 	}
@@ -428,7 +478,7 @@ func (r *Runner) storeSuppressions(ctx context.Context, seq uint64) error {
 			return err
 		}
 		if err := r.opt.Suppress.AddAll(ctx, r.supps); err != nil {
-			return fmt.Errorf("suppressions of record %d: %w", seq, err)
+			return fmt.Errorf("suppressions of records %d to %d: %w", r.unit, r.applied, err)
 		}
 		return nil
 	})
@@ -482,7 +532,7 @@ func (r *Runner) publishBatch(ctx context.Context) error {
 	}
 	msgs := make([]streams.Message, len(r.batch))
 	for i := range r.batch {
-		m, err := jobMessage(&r.batch[i])
+		m, err := jobMessage(&r.batch[i], r.unit)
 		if err != nil {
 			return err // a job that cannot be encoded is a bug, not an outage
 		}

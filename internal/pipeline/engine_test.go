@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -246,5 +247,70 @@ func TestRunnerStopFinishesTheRecord(t *testing.T) {
 	}
 	if seqs, err := snaps.list(context.Background()); err != nil || len(seqs) == 0 || seqs[0] != seq {
 		t.Errorf("snapshots at %v (%v), want the final one at %d", seqs, err, seq)
+	}
+}
+
+// Records waiting in the log are stored as one unit: their jobs carry the
+// unit's first record, which is the restart fence. A record at the head of
+// the log is a unit of its own.
+func TestRunnerUnits(t *testing.T) {
+	c := openConn(t, t.TempDir())
+	defer c.Close()
+	t0 := time.Unix(1700000000, 0)
+	sent := func(i int) uint64 {
+		return appendBody(t, c, fmt.Sprintf(`{"event":"sent","time":1,"MessageID":%d,"email":"u%d@x.com"}`, 576460765503091475+i, i), t0)
+	}
+	for i := range 10 {
+		sent(i)
+	}
+	processed := make(chan uint64, 100)
+	opt := runnerOptions(t, c, nil)
+	opt.Processed = func(seq uint64) { processed <- seq }
+	r := New(opt)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	until := func(want uint64) {
+		t.Helper()
+		for {
+			select {
+			case seq := <-processed:
+				if seq >= want {
+					return
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("engine at %d, want %d", r.Position(), want)
+			}
+		}
+	}
+	units := func() map[string]int {
+		t.Helper()
+		info, err := c.Actions().Stream().Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+			m, err := c.Actions().Stream().GetMsg(context.Background(), seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[m.Header.Get(HeaderUnit)]++
+		}
+		return out
+	}
+	until(10)
+	if got := units(); len(got) != 1 || got["1"] != 10 {
+		t.Errorf("jobs by unit %v, want the 10 in the unit starting at record 1", got)
+	}
+	fence, err := lastPosition(context.Background(), c.Actions().Stream())
+	if err != nil || fence.Seq != 1 {
+		t.Errorf("restart fence %v (%v), want record 1, the unit's first", fence, err)
+	}
+	last := sent(10)
+	until(last)
+	if got := units(); got[strconv.FormatUint(last, 10)] != 1 {
+		t.Errorf("jobs by unit %v, want the new record's job in a unit of its own", got)
 	}
 }

@@ -26,7 +26,7 @@ func TestRunnerStopsWhenNotHeld(t *testing.T) {
 	held.Store(true)
 	var processed, loseAt, waitFor atomic.Uint64
 	loseAt.Store(2) // the lease is lost right after record 2
-	reached := make(chan struct{}, 1)
+	reached, lost := make(chan struct{}, 1), make(chan struct{}, 1)
 	opt := runnerOptions(t, c, nil)
 	opt.Snapshots = snaps
 	opt.Held = held.Load
@@ -34,6 +34,7 @@ func TestRunnerStopsWhenNotHeld(t *testing.T) {
 		processed.Store(seq)
 		if seq == loseAt.Load() {
 			held.Store(false)
+			lost <- struct{}{}
 		}
 		if w := waitFor.Load(); w != 0 && seq >= w {
 			waitFor.Store(0)
@@ -41,11 +42,17 @@ func TestRunnerStopsWhenNotHeld(t *testing.T) {
 		}
 	}
 	r := New(opt)
-	for i := range 4 {
-		sent(i)
-	}
+	sent(0)
+	sent(1)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
+	select { // records 1 and 2 (one unit), then the lease is lost
+	case <-lost:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("engine at %d, want 2", r.Position())
+	}
+	sent(2) // the next record finds the lease lost
+	sent(3)
 	select {
 	case err := <-done:
 		if err != nil {

@@ -60,6 +60,9 @@ func parsePosition(s string) (Position, error) {
 const (
 	HeaderPosition = "Herald-Pos"
 	HeaderRule     = "Herald-Rule"
+	// HeaderUnit is the first log record of the unit the job was queued
+	// with (Runner.process): the restart fence.
+	HeaderUnit = "Herald-Unit"
 )
 
 // SubjectPrefix is where jobs are published: herald.actions.<rule>.
@@ -86,8 +89,9 @@ type Publisher interface {
 	PublishAll(ctx context.Context, msgs []streams.Message) (rest []streams.Message, err error)
 }
 
-// jobMessage is j as a message of the action stream, under its id.
-func jobMessage(j *Job) (streams.Message, error) {
+// jobMessage is j as a message of the action stream, under its id,
+// queued with the unit of log records that starts at unit.
+func jobMessage(j *Job, unit uint64) (streams.Message, error) {
 	data, err := json.Marshal(j)
 	if err != nil {
 		return streams.Message{}, fmt.Errorf("job %s: %w", j.ID, err)
@@ -95,12 +99,15 @@ func jobMessage(j *Job) (streams.Message, error) {
 	hdr := nats.Header{}
 	hdr.Set(HeaderPosition, j.Pos.String())
 	hdr.Set(HeaderRule, j.Rule)
+	hdr.Set(HeaderUnit, strconv.FormatUint(unit, 10))
 	return streams.Message{Subject: SubjectPrefix + j.Rule, ID: j.ID, Data: data, Header: hdr}, nil
 }
 
-// lastPosition returns the position of the newest job on the action
-// stream: on restart the engine replays the log and queues nothing up to
-// it, as JetStream's duplicate window may be shorter than the downtime.
+// lastPosition returns the restart fence: the first log record of the
+// unit of the newest job on the action stream (its own record for jobs
+// queued before units). On restart the engine replays the log and queues
+// nothing before it, as JetStream's duplicate window may be shorter than
+// the downtime; the unit's jobs may be incomplete and are queued again.
 func lastPosition(ctx context.Context, s jetstream.Stream) (Position, error) {
 	info, err := s.Info(ctx)
 	if err != nil {
@@ -113,6 +120,13 @@ func lastPosition(ctx context.Context, s jetstream.Stream) (Position, error) {
 		}
 		if err != nil {
 			return Position{}, fmt.Errorf("action stream: newest job: %w", err)
+		}
+		if unit := msg.Header.Get(HeaderUnit); unit != "" {
+			seq, err := strconv.ParseUint(unit, 10, 64)
+			if err != nil {
+				return Position{}, fmt.Errorf("action stream: newest job: %s %q", HeaderUnit, unit)
+			}
+			return Position{Seq: seq}, nil
 		}
 		return parsePosition(msg.Header.Get(HeaderPosition))
 	}

@@ -41,6 +41,9 @@ type Record struct {
 	Received time.Time // when herald received the body, or the tick's time
 	Tick     bool      // a clock tick rather than an event
 	Body     []byte    // the webhook body as received; nil for ticks
+	// Pending is how many records followed it in the log when Read
+	// delivered it (0 from Last).
+	Pending uint64
 }
 
 // Log is the event log: the stream HERALD_LOG.

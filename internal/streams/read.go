@@ -98,6 +98,7 @@ func (l *Log) readFrom(ctx context.Context, next *uint64, fn func(Record) error)
 		if err != nil {
 			return false, err
 		}
+		rec.Pending = meta.NumPending
 		if err := fn(rec); err != nil {
 			return false, err
 		}
