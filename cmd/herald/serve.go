@@ -326,6 +326,10 @@ func (m *Main) Err() <-chan error { return m.errc }
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		var errs []error
+		// The engine first: its lease goes to another replica at once,
+		// while this one finishes the webhook requests in flight (their
+		// events are in the log for whichever engine runs next).
+		m.closeEngine()
 		if m.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), m.Config.HTTP.ShutdownTimeout.D())
 			if err := m.http.Shutdown(ctx); err != nil {
@@ -337,7 +341,6 @@ func (m *Main) Close() error {
 		if m.server != nil {
 			m.server.Close() // the appends in flight finish before the log closes
 		}
-		m.closeEngine()
 		m.closeDispatcher()
 		if m.conn != nil {
 			if err := m.conn.Close(); err != nil {

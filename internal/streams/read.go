@@ -41,8 +41,13 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(Record) error) erro
 }
 
 // readStall is how long Read waits for a record before it checks whether
-// the log has more.
-const readStall = 5 * time.Second
+// the log has more. A consumer that delivers nothing for that long while
+// the log has more is replaced: under CPU contention on a cluster, an
+// ordered consumer created at a fail-over has been seen to deliver
+// nothing, and the new holder's engine then waited this long (5 s before).
+// One second keeps that well within a lease; the check is one stream info
+// request.
+const readStall = time.Second
 
 // readFrom runs one ordered consumer from *next, advancing *next past each
 // record given to fn. stalled reports that the consumer stopped delivering
@@ -54,7 +59,7 @@ func (l *Log) readFrom(ctx context.Context, next *uint64, fn func(Record) error)
 	}
 	// Creating the consumer has been seen to hang past a fail-over: bound
 	// it, and try again.
-	cctx, cancel := context.WithTimeout(ctx, 2*readStall)
+	cctx, cancel := context.WithTimeout(ctx, 10*readStall)
 	cons, err := l.js.OrderedConsumer(cctx, StreamLog, cfg)
 	cancel()
 	if err != nil {
