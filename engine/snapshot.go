@@ -14,7 +14,7 @@ import (
 // rule's state under its name and stateHash, so a restore (possibly with
 // reloaded rules) keeps the state of every unchanged rule.
 const (
-	snapshotMagic   = "HERALDSN"
+	snapshotMagic = "HERALDSN"
 	// 2: predecessors in stores shared by rules, after the rules' sections.
 	// 1 kept them in each sequence rule's section; Restore reads it too.
 	snapshotVersion = 2
