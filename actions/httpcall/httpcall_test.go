@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldmail/herald/actions"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 const (
@@ -340,15 +341,7 @@ func TestRejectedParams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := h.Do(context.Background(), "id", tt.params)
 			noSecrets(t, err)
-			if err == nil {
-				t.Fatal("Do = nil, want an error")
-			}
-			if retry, _ := actions.Retryable(err); retry {
-				t.Errorf("a bad action must be permanent: %v", err)
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
-			}
+			testutil.BadAction(t, err, tt.wantMsg)
 		})
 	}
 	if n := len(rec.requests()); n != 0 {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/heraldmail/herald/actions"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 const (
@@ -447,15 +448,7 @@ func TestRejectedParams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := m.Do(context.Background(), "fid", tt.params)
 			noSecrets(t, err)
-			if err == nil {
-				t.Fatal("Do = nil, want an error")
-			}
-			if retry, _ := actions.Retryable(err); retry {
-				t.Errorf("a bad action must be permanent: %v", err)
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
-			}
+			testutil.BadAction(t, err, tt.wantMsg)
 		})
 	}
 	if n := len(f.sent()); n != 0 {

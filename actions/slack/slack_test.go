@@ -18,6 +18,7 @@ import (
 	"github.com/slack-go/slack/slacktest"
 
 	"github.com/heraldmail/herald/actions"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 const (
@@ -329,15 +330,7 @@ func TestRejectedParams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.s.Do(context.Background(), "fid", tt.params)
 			noSecrets(t, err, f.hookURL())
-			if err == nil {
-				t.Fatal("Do = nil, want an error")
-			}
-			if retry, _ := actions.Retryable(err); retry {
-				t.Errorf("a bad action must be permanent: %v", err)
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
-			}
+			testutil.BadAction(t, err, tt.wantMsg)
 		})
 	}
 	if n := len(f.requests()); n != 0 {

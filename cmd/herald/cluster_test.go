@@ -17,6 +17,7 @@ import (
 	"github.com/heraldmail/herald/internal/pipeline"
 	"github.com/heraldmail/herald/internal/streams"
 	"github.com/heraldmail/herald/internal/streams/streamstest"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 // This file runs herald as a cluster: three in-process NATS servers with
@@ -79,7 +80,7 @@ func startReplica(t *testing.T, cl *streamstest.Cluster, rules, name string, hoo
 		}
 	}
 	hooks.leaseTTL = clusterLease
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	m := NewMain(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	m.hooks = hooks
 	if err := m.Run(context.Background()); err != nil {

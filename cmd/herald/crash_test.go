@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 // The crash test runs the real binary (this test binary as herald) and
@@ -157,7 +159,7 @@ dispatch: {concurrency: 1}
 connections:
   crm: {type: http, base_url: %q}
 `, filepath.Join(dir, "data"), rules, srv.URL)), 0o644)
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	defer func() {
 		if t.Failed() {
 			t.Logf("herald's logs:\n%s", logs.String())

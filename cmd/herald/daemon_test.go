@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/heraldmail/herald/internal/config"
 	"github.com/heraldmail/herald/internal/streams"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 // This file starts herald serve in-process (Main) for the tests: on
@@ -41,7 +41,7 @@ type daemon struct {
 	t      *testing.T
 	m      *Main
 	base   string // scheme://host:port
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 	client *http.Client
 	user   string // basic auth for post, when set
 	pass   string
@@ -51,7 +51,7 @@ type daemon struct {
 // start runs a Main for cfg and stops it when the test ends.
 func start(t *testing.T, cfg *config.Config) *daemon {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := NewMain(cfg, logger)
 	if err := m.Run(context.Background()); err != nil {
@@ -220,24 +220,6 @@ func sameEvent(t *testing.T, got map[string]any, posted string) error {
 		}
 	}
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // value reads a counter or gauge.

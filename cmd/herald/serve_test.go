@@ -8,11 +8,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldmail/herald/internal/config"
 	"github.com/heraldmail/herald/internal/lease"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 // Every documented Mailjet event, posted as Version 1 bodies and then all
@@ -327,9 +329,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // watchWriter collects log output and sends the first submatch of re on
 // found the first time a write matches.
 type watchWriter struct {
-	syncBuffer
+	testutil.Buffer
 	re    *regexp.Regexp
 	found chan string
+	mu    sync.Mutex // guards sent
 	sent  bool
 }
 
@@ -338,7 +341,7 @@ func newWatchWriter(re *regexp.Regexp) *watchWriter {
 }
 
 func (w *watchWriter) Write(p []byte) (int, error) {
-	n, err := w.syncBuffer.Write(p)
+	n, err := w.Buffer.Write(p)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if m := w.re.FindSubmatch(p); m != nil && !w.sent {

@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/heraldmail/herald/internal/metrics"
 	"github.com/heraldmail/herald/internal/server"
 	"github.com/heraldmail/herald/internal/suppress"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 var (
@@ -285,7 +285,7 @@ func TestDryRunLogsWithoutSecrets(t *testing.T) {
 	if len(warnings) == 0 {
 		t.Error("no warning for --dry-run")
 	}
-	var buf syncBuffer
+	var buf testutil.Buffer
 	opt := testOptions(c, runners)
 	opt.Logger = slog.New(slog.NewTextHandler(&buf, nil))
 	d := start(t, opt)
@@ -414,24 +414,6 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the dispatcher's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func deadLetters(t *testing.T, d *Dispatcher) []DeadLetter {
 	t.Helper()
 	v, err := d.DeadLetters(context.Background(), 100)
@@ -511,7 +493,7 @@ func TestNoSecretsInStatusDeadLettersOrLogs(t *testing.T) {
 		}
 		return 403, "forbidden for Authorization: Bearer s3cret-token"
 	})
-	var buf syncBuffer
+	var buf testutil.Buffer
 	opt := testOptions(c, map[string]Runner{"crm": httpRunner(t, ep.URL)})
 	opt.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d := start(t, opt)

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/heraldmail/herald/internal/streams"
+	"github.com/heraldmail/herald/internal/testutil"
 	"github.com/heraldmail/herald/internal/webhook"
 )
 
@@ -94,13 +95,13 @@ var testTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // newTestServer returns a Server over a fresh memLog with opts' other
 // fields, a fixed clock and a logger writing to the returned buffer.
-func newTestServer(t *testing.T, opts Options) (*Server, *memLog, *syncBuffer) {
+func newTestServer(t *testing.T, opts Options) (*Server, *memLog, *testutil.Buffer) {
 	t.Helper()
 	log := &memLog{}
 	if opts.Log == nil {
 		opts.Log = log
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Now = func() time.Time { return testTime }
 	return New(opts), log, logs
@@ -132,23 +133,4 @@ func errorOf(t *testing.T, rec *httptest.ResponseRecorder) string {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
 	return e.Error
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes (slog handlers
-// serialize their writes, but tests read while the server writes).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
