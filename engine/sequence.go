@@ -21,13 +21,12 @@ type kept struct {
 	data string
 }
 
-// timer is a kept event in a time-ordered queue.
+// timer is a kept event with its key, as snapshots hold absence timers
+// and predecessors.
 type timer struct {
 	key uint64
 	kept
 }
-
-func (t timer) when() int64 { return t.at }
 
 // sequence fires when an `on` event follows an `after.event` event with the
 // same key within `after.within`. Each predecessor is kept for `within`; a

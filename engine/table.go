@@ -66,12 +66,6 @@ func (t *table[V]) get(k uint64) (V, bool) {
 	return none, false
 }
 
-// has reports whether k is present.
-func (t *table[V]) has(k uint64) bool {
-	_, ok := t.get(k)
-	return ok
-}
-
 // set stores v for k, replacing the value k had.
 func (t *table[V]) set(k uint64, v V) {
 	p, _ := t.ref(k)
