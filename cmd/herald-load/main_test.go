@@ -3,14 +3,27 @@ package main
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/heraldmail/herald/internal/webhook"
 )
+
+// TestMain lets the test binary be the ceiling's child process too:
+// startCeiling re-executes os.Executable(), which under go test is this
+// binary.
+func TestMain(m *testing.M) {
+	if os.Getenv(ceilingEnv) == "1" {
+		os.Exit(serveCeiling(os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
 
 // The generated bodies are Mailjet webhook bodies: Version 1 objects or
 // Version 2 arrays, ids above 2^53 and distinct, about 360 bytes an event.
@@ -48,7 +61,7 @@ func TestBodiesAreMailjetTraffic(t *testing.T) {
 	}
 }
 
-// A whole run against a server, with the ceiling, with both clients.
+// A whole run against a server, with both ceilings, with both clients.
 func TestRun(t *testing.T) {
 	var posts, authed int // one worker: requests come one at a time
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,11 +77,22 @@ func TestRun(t *testing.T) {
 	for _, client := range []string{"-nethttp=false", "-nethttp=true"} {
 		var out, errb bytes.Buffer
 		code := run([]string{"-url", srv.URL + "/webhooks/mailjet", "-n", "50", "-c", "1", "-warmup", "0",
-			"-events", "3", "-user", "u", "-password", "p", "-ceiling", client}, &out, &errb)
-		if code != 0 {
+			"-events", "3", "-user", "u", "-password", "p", "-ceiling", "-ceiling-inprocess", client}, &out, &errb)
+		if code != 0 || errb.Len() > 0 {
 			t.Fatalf("%s: exit %d: %s%s", client, code, out.String(), errb.String())
 		}
-		for _, want := range []string{"Version 2", "ceiling", "target", "ratio target/ceiling"} {
+		rows := map[string]bool{}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if f := strings.Fields(line); len(f) == 7 && f[1] == "50" && f[6] == "0" {
+				rows[f[0]] = true // name, 50 ok, ..., 0 errors
+			}
+		}
+		for _, name := range []string{"ceiling", "ceiling-inprocess", "target"} {
+			if !rows[name] {
+				t.Errorf("%s: no row %q with 50 ok and 0 errors:\n%s", client, name, out.String())
+			}
+		}
+		for _, want := range []string{"Version 2", "\nratio target/ceiling (requests/s): ", "\nratio target/ceiling-inprocess (requests/s): "} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("%s: output lacks %q:\n%s", client, want, out.String())
 			}
@@ -76,6 +100,36 @@ func TestRun(t *testing.T) {
 	}
 	if posts != 100 || authed != 100 {
 		t.Errorf("the target got %d posts, %d with the credentials; want 100", posts, authed)
+	}
+}
+
+// The ceiling's child process serves the bare handler, and exits by itself
+// when stopped.
+func TestCeilingProcess(t *testing.T) {
+	var errb bytes.Buffer
+	stop, u, err := startCeiling(&url.URL{Path: "/webhooks/mailjet"}, &errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{}}
+	resp, err := client.Post(u.String(), "application/json", bytes.NewReader(bodies(1, 1, 1, false)[0]))
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || u.Path != "/webhooks/mailjet" {
+		t.Errorf("POST %s: %s, want 200 at /webhooks/mailjet", u, resp.Status)
+	}
+	// A keep-alive connection left open must not keep the child alive.
+	if err := stop(); err != nil {
+		t.Errorf("stop: %v (stderr %q), want the child to exit with 0", err, errb.String())
+	}
+	client.CloseIdleConnections()
+	if c, err := net.Dial("tcp", u.Host); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after stop", u.Host)
 	}
 }
 

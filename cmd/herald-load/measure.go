@@ -150,15 +150,24 @@ func (r *result) errorText() string {
 	return s[:len(s)-1]
 }
 
+// printResults prints a row for each result and the target's ratio to each
+// ceiling; results end with the target.
 func printResults(w io.Writer, results []*result, perBody int) {
-	fmt.Fprintf(w, "%-8s %10s %12s %12s %9s %9s  %s\n", "", "ok", "requests/s", "events/s", "p50", "p99", "errors")
+	width := 8
 	for _, r := range results {
-		fmt.Fprintf(w, "%-8s %10d %12.0f %12.0f %9s %9s  %s\n", r.name, r.ok,
+		width = max(width, len(r.name))
+	}
+	fmt.Fprintf(w, "%-*s %10s %12s %12s %9s %9s  %s\n", width, "", "ok", "requests/s", "events/s", "p50", "p99", "errors")
+	for _, r := range results {
+		fmt.Fprintf(w, "%-*s %10d %12.0f %12.0f %9s %9s  %s\n", width, r.name, r.ok,
 			r.perSecond(r.ok), r.perSecond(r.ok*int64(perBody)),
 			r.percentile(0.50).Round(time.Microsecond), r.percentile(0.99).Round(time.Microsecond), r.errorText())
 	}
-	if len(results) == 2 && results[0].ok > 0 {
-		fmt.Fprintf(w, "ratio target/ceiling (requests/s): %.2f\n",
-			results[1].perSecond(results[1].ok)/results[0].perSecond(results[0].ok))
+	target := results[len(results)-1]
+	for _, c := range results[:len(results)-1] {
+		if c.ok > 0 {
+			fmt.Fprintf(w, "ratio target/%s (requests/s): %.2f\n", c.name,
+				target.perSecond(target.ok)/c.perSecond(c.ok))
+		}
 	}
 }
