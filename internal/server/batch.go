@@ -20,6 +20,13 @@ import (
 // answered 200 only when the record holding its events is stored, and all
 // of them get the 503 when it is not. A request that arrives while the log
 // is idle is appended alone at once: batching adds no waiting.
+//
+// There are no appender goroutines: the request that finds fewer than
+// `appenders` appends in flight appends itself (it leads), and the others
+// wait in line. A leader that is done hands the lead to the first request
+// in line, which appends itself and those behind it as one record. A
+// waiting request is woken once, to lead or with its answer, and a leader
+// not at all: no hand-off to another goroutine on the way to the log.
 
 // batchMaxBytes caps a merged record (and Options.MaxBody, which Main sets
 // within what the log takes as one message). A larger body goes alone.
@@ -31,114 +38,147 @@ const appenders = 4
 // errClosed is returned to requests that arrive after Close.
 var errClosed = errors.New("server closed")
 
+// errLead tells a waiting request to lead the next append.
+var errLead = errors.New("lead the next append")
+
 // pendingAppend is one request's body waiting to be appended.
 type pendingAppend struct {
 	body     []byte
 	received time.Time
-	done     chan error
+	err      error      // the outcome, set by the leader of its batch
+	done     chan error // a waiting request's answer, or errLead
 }
 
-// batcher runs the appenders.
+// batcher merges concurrent appends (see above).
 type batcher struct {
 	log      EventLog
 	appends  prometheus.Counter // successful appends
 	maxBytes int
-	queue    chan *pendingAppend // unbuffered: a send succeeds only into a running appender
-	stop     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	max      int // appends in flight at most
+
+	mu      sync.Mutex
+	leaders int              // appends in flight
+	line    []*pendingAppend // requests waiting to be appended, oldest first; only when leaders == max
+	closed  bool
+	idle    sync.Cond // signalled when leaders drops to 0 after close
+	bufs    sync.Pool // *[]byte: space to merge records in
 }
 
 func newBatcher(log EventLog, appends prometheus.Counter, maxBytes, appenders int) *batcher {
-	b := &batcher{log: log, appends: appends, maxBytes: maxBytes, queue: make(chan *pendingAppend), stop: make(chan struct{})}
-	for range appenders {
-		b.wg.Go(b.run)
-	}
+	b := &batcher{log: log, appends: appends, maxBytes: maxBytes, max: max(appenders, 1)}
+	b.idle.L = &b.mu
 	return b
 }
 
 // append stores body, alone or with others, and returns once the log holds
 // it. body may be reused when append returns.
 func (b *batcher) append(body []byte, received time.Time) error {
-	p := &pendingAppend{body: body, received: received, done: make(chan error, 1)}
-	select {
-	case b.queue <- p:
-		return <-p.done
-	case <-b.stop:
+	p := &pendingAppend{body: body, received: received}
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.mu.Unlock()
 		return errClosed
+	case b.leaders < b.max:
+		b.leaders++ // nobody waits (line is empty): p leads alone
+	default:
+		p.done = make(chan error, 1)
+		b.line = append(b.line, p)
+		b.mu.Unlock()
+		if err := <-p.done; err != errLead {
+			return err
+		}
+		b.mu.Lock()
+	}
+	batch := b.take(p)
+	b.mu.Unlock()
+	b.appendBatch(batch)
+	for _, q := range batch[1:] {
+		q.done <- q.err
+	}
+	b.handOff()
+	return p.err
+}
+
+// take returns the batch p leads: p, and those waiting in line that fit.
+// b.mu is held.
+func (b *batcher) take(p *pendingAppend) []*pendingAppend {
+	batch := []*pendingAppend{p}
+	size := 1 + len(p.body) + 1 // each body and a comma, and "[]"
+	n := 0
+	for _, q := range b.line {
+		if size+len(q.body)+1 > b.maxBytes {
+			break
+		}
+		batch = append(batch, q)
+		size += len(q.body) + 1
+		n++
+	}
+	b.line = b.line[n:]
+	if len(b.line) == 0 {
+		b.line = nil // let the array go
+	}
+	return batch
+}
+
+// handOff ends a leader's append: the first request in line leads next,
+// or, after close, every request in line gets errClosed.
+func (b *batcher) handOff() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.line) > 0 && !b.closed {
+		next := b.line[0]
+		b.line = b.line[1:]
+		next.done <- errLead
+		return
+	}
+	for _, q := range b.line {
+		q.done <- errClosed
+	}
+	b.line = nil
+	b.leaders--
+	if b.leaders == 0 {
+		b.idle.Broadcast()
 	}
 }
 
-// close stops the appenders once their batches are done. Requests still
-// arriving get errClosed.
+// close waits for the appends in flight. Requests waiting for one and
+// those still arriving get errClosed.
 func (b *batcher) close() {
-	b.stopOnce.Do(func() { close(b.stop) })
-	b.wg.Wait()
-}
-
-// run is one appender: take a request, gather those already waiting, append
-// them as one record and answer them all.
-func (b *batcher) run() {
-	var (
-		batch []*pendingAppend
-		carry *pendingAppend // taken but too big for the batch it came into
-		buf   []byte
-	)
-	for {
-		first := carry
-		carry = nil
-		if first == nil {
-			select {
-			case first = <-b.queue:
-			case <-b.stop:
-				return
-			}
-		}
-		batch = append(batch[:0], first)
-		// size bounds the merged record: each body and a comma, and "[]".
-		size := 1 + len(first.body) + 1
-	gather:
-		for size < b.maxBytes {
-			select {
-			case p := <-b.queue:
-				if size+len(p.body)+1 > b.maxBytes {
-					carry = p
-					break gather
-				}
-				batch = append(batch, p)
-				size += len(p.body) + 1
-			default:
-				break gather
-			}
-		}
-		buf = b.appendBatch(buf, batch)
-		if cap(buf) > 2*b.maxBytes {
-			buf = nil
-		}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for b.leaders > 0 {
+		b.idle.Wait()
 	}
 }
 
-// appendBatch appends batch as one record and answers its requests. buf is
-// scratch space for the merged record, returned for reuse.
-func (b *batcher) appendBatch(buf []byte, batch []*pendingAppend) []byte {
+// appendBatch appends batch as one record and sets each request's err.
+func (b *batcher) appendBatch(batch []*pendingAppend) {
 	first := batch[0]
 	if len(batch) == 1 {
-		first.done <- b.store(first.body, first.received)
-		return buf
+		first.err = b.store(first.body, first.received)
+		return
 	}
-	buf = mergeBodies(buf[:0], batch)
-	err := b.store(buf, first.received)
+	buf, _ := b.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	*buf = mergeBodies((*buf)[:0], batch)
+	err := b.store(*buf, first.received)
+	if cap(*buf) <= 2*b.maxBytes {
+		b.bufs.Put(buf)
+	}
 	if errors.Is(err, streams.ErrTooLarge) {
 		// The log takes less than we thought: each body on its own.
 		for _, p := range batch {
-			p.done <- b.store(p.body, p.received)
+			p.err = b.store(p.body, p.received)
 		}
-		return buf
+		return
 	}
 	for _, p := range batch {
-		p.done <- err
+		p.err = err
 	}
-	return buf
 }
 
 // store appends one record to the log.

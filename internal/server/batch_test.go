@@ -89,6 +89,99 @@ func TestBatcherMergesWaitingRequests(t *testing.T) {
 	})
 }
 
+// countingLog is a gatedLog that counts the appends waiting on its gate.
+type countingLog struct {
+	gatedLog
+	mu            sync.Mutex
+	inFlight, top int
+}
+
+func (l *countingLog) Append(ctx context.Context, body []byte, received time.Time) (uint64, error) {
+	l.mu.Lock()
+	l.inFlight++
+	l.top = max(l.top, l.inFlight)
+	l.mu.Unlock()
+	defer func() { l.mu.Lock(); l.inFlight--; l.mu.Unlock() }()
+	return l.gatedLog.Append(ctx, body, received)
+}
+
+// With room for two appends, the first two requests are appended at once,
+// each alone; the others wait and go in the records that follow, and no
+// more than two appends are ever in flight.
+func TestBatcherLeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &countingLog{gatedLog: gatedLog{gate: make(chan struct{})}}
+		b := newBatcher(log, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), batchMaxBytes, 2)
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		for i := range errs {
+			wg.Go(func() { errs[i] = b.append(fmt.Appendf(nil, `{"event":"open","MessageID":%d}`, i), testTime) })
+			synctest.Wait()
+		}
+		log.mu.Lock()
+		if log.inFlight != 2 {
+			t.Errorf("%d appends in flight with six requests, want 2", log.inFlight)
+		}
+		log.mu.Unlock()
+		close(log.gate)
+		wg.Wait()
+		b.close()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+		}
+		if log.top != 2 {
+			t.Errorf("%d appends in flight at most, want 2", log.top)
+		}
+		got := log.bodies()
+		if n := log.events(t); n != 6 {
+			t.Errorf("%d events stored, want 6", n)
+		}
+		// Requests 0 and 1 alone, then 2 to 5 in one record or two.
+		if len(got) < 3 || len(got) > 4 {
+			t.Errorf("%d records %q, want 3 or 4", len(got), got)
+		}
+	})
+}
+
+// Requests waiting in line when the batcher closes get errClosed; the
+// append in flight completes.
+func TestBatcherCloseWithRequestsWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &gatedLog{gate: make(chan struct{})}
+		b := newBatcher(log, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), batchMaxBytes, 1)
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Go(func() { errs[i] = b.append([]byte(sentEvent), testTime) })
+			synctest.Wait()
+		}
+		closed := make(chan struct{})
+		go func() { b.close(); close(closed) }()
+		synctest.Wait()
+		select {
+		case <-closed:
+			t.Fatal("close returned with an append in flight")
+		default:
+		}
+		close(log.gate)
+		wg.Wait()
+		<-closed
+		if errs[0] != nil {
+			t.Errorf("the append in flight: %v", errs[0])
+		}
+		for _, err := range errs[1:] {
+			if !errors.Is(err, errClosed) {
+				t.Errorf("a request in line: %v, want errClosed", err)
+			}
+		}
+		if got := log.bodies(); len(got) != 1 {
+			t.Errorf("%d records, want 1", len(got))
+		}
+	})
+}
+
 // A failed append fails every request of the batch.
 func TestBatcherFailureFailsTheBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

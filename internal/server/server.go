@@ -151,7 +151,19 @@ func New(opts Options) *Server {
 func (s *Server) Close() { s.batcher.close() }
 
 // Handler returns the http.Handler serving every herald endpoint.
-func (s *Server) Handler() http.Handler { return s.router }
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// serveHTTP sends webhook POSTs straight to their handler and everything
+// else through the router. The webhook is nearly all of herald's traffic,
+// and the router would match its path with a regular expression and copy
+// the request twice to carry route variables it does not have.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == s.opts.WebhookPath {
+		s.webhook(w, r)
+		return
+	}
+	s.router.ServeHTTP(w, r)
+}
 
 // Metrics returns the metrics the server increments and serves.
 func (s *Server) Metrics() *metrics.Metrics { return s.metrics }

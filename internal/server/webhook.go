@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,14 +23,15 @@ import (
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	s.metrics.WebhookInFlight.Inc()
-	code := s.ingest(w, r)
+	code := s.ingest(w, r, start)
 	s.metrics.WebhookInFlight.Dec()
 	s.codes.inc(code)
 	s.metrics.IngestDuration.Observe(s.now().Sub(start).Seconds())
 }
 
 // ingest handles one webhook request and returns the status it answered.
-func (s *Server) ingest(w http.ResponseWriter, r *http.Request) int {
+// received is when the request arrived, the events' received time.
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request, received time.Time) int {
 	if s.auth != nil && !s.auth.allows(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="herald", charset="UTF-8"`)
 		return s.reject(w, http.StatusUnauthorized, metrics.ReasonUnauthorized, "missing or wrong credentials")
@@ -41,7 +43,6 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) int {
 		w.Header().Set("Retry-After", s.retryAfter)
 		return s.reject(w, http.StatusServiceUnavailable, metrics.ReasonOverloaded, "too many webhook requests at once")
 	}
-	received := s.now()
 
 	buf := getBuffer()
 	defer putBuffer(buf)
