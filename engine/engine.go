@@ -264,9 +264,9 @@ func (e *Engine) test(r *Rule, p *program, env *env) bool {
 	if p == nil {
 		return true
 	}
-	if p.fast != nil {
-		if v := p.fast(env); v.k == fBool {
-			return v.b
+	if p.pred != nil {
+		if v, ok := p.pred(env); ok {
+			return v
 		}
 	}
 	v, ok := e.run(r, p, env)

@@ -73,6 +73,8 @@ type program struct {
 	// fast evaluates the expression without the VM when its shape allows
 	// (fast.go); nil otherwise.
 	fast fastFn
+	// pred is fast's form for conditions (fast.go); nil with fast.
+	pred predFn
 }
 
 // exprCompiler compiles the expressions of one rule.
@@ -136,7 +138,7 @@ func (c *exprCompiler) compileRaw(n *yaml.Node, key, src string, offset int, sc 
 	if i, ok := fieldIndex[strings.TrimSpace(src)]; ok && sc != scopeWindow {
 		field = i
 	}
-	return &program{src: src, prog: p, field: field, fast: compileFast(p.Node())}, nil
+	return &program{src: src, prog: p, field: field, fast: compileFast(p.Node()), pred: compilePred(p.Node())}, nil
 }
 
 // scopeCheck rejects names that the expression's place does not offer.

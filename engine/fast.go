@@ -325,3 +325,195 @@ func cmpInt(a, b int64) int {
 	}
 	return 0
 }
+
+// A predicate is the fast path of a condition (if, when, resolve_when):
+// it returns the value and whether it could tell, without the fval a
+// fastFn passes around. The common leaves — a field against a constant
+// string, an aggregate or integer field against a constant number — read
+// the field where it lies and compare it at once; anything else is the
+// fastFn's result. ok is false exactly when the fastFn's result is not a
+// bool: the VM decides then.
+type predFn func(e *env) (v, ok bool)
+
+// compilePred returns a predicate for node, or nil when the fast path
+// cannot evaluate it (compileFast is nil).
+func compilePred(node ast.Node) predFn {
+	slow := compileFast(node)
+	if slow == nil {
+		return nil
+	}
+	if n, ok := node.(*ast.BinaryNode); ok {
+		switch n.Operator {
+		case "&&", "and":
+			l, r := compilePred(n.Left), compilePred(n.Right)
+			return func(e *env) (bool, bool) {
+				if v, _ := l(e); !v {
+					return false, true
+				}
+				v, _ := r(e)
+				return v, true
+			}
+		case "||", "or":
+			l, r := compilePred(n.Left), compilePred(n.Right)
+			return func(e *env) (bool, bool) {
+				if v, _ := l(e); v {
+					return true, true
+				}
+				v, _ := r(e)
+				return v, true
+			}
+		}
+		if p := comparePred(n, slow); p != nil {
+			return p
+		}
+	}
+	return func(e *env) (bool, bool) {
+		v := slow(e)
+		return v.b, v.k == fBool
+	}
+}
+
+// comparePred specializes `field op constant` (n's shape is known to the
+// fast path: compileFast accepted it), or returns nil.
+func comparePred(n *ast.BinaryNode, slow fastFn) predFn {
+	c, ok := constOf(n.Right)
+	if !ok {
+		return nil
+	}
+	if f, ok := stringField(n.Left); ok && c.k == fStr {
+		return stringPred(f, n.Operator, c.s, slow)
+	}
+	if c.k == fInt || c.k == fFloat {
+		return numberPred(n.Left, n.Operator, c)
+	}
+	return nil
+}
+
+// constOf returns a literal's or a folded constant's value.
+func constOf(node ast.Node) (fval, bool) {
+	switch n := node.(type) {
+	case *ast.StringNode:
+		return fval{k: fStr, s: n.Value}, true
+	case *ast.IntegerNode:
+		return fval{k: fInt, i: int64(n.Value)}, true
+	case *ast.FloatNode:
+		return fval{k: fFloat, f: n.Value}, true
+	case *ast.ConstantNode:
+		return constant(n.Value)
+	}
+	return fval{}, false
+}
+
+// fieldRef locates a string field of the event or of prev.
+type fieldRef struct {
+	off  uintptr
+	prev bool
+}
+
+// stringField reports where a string field node reads from.
+func stringField(node ast.Node) (fieldRef, bool) {
+	name, prev := "", false
+	switch n := node.(type) {
+	case *ast.IdentifierNode:
+		name = n.Value
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		s, isStr := n.Property.(*ast.StringNode)
+		if !ok || !isStr || id.Value != "prev" {
+			return fieldRef{}, false
+		}
+		name, prev = s.Value, true
+	default:
+		return fieldRef{}, false
+	}
+	i, ok := fieldIndex[name]
+	if !ok || fields[i].kind != reflect.String {
+		return fieldRef{}, false
+	}
+	return fieldRef{off: fields[i].off, prev: prev}, true
+}
+
+// stringPred compares a string field with a constant. Without a prev the
+// field is nil, which the fastFn (slow) handles.
+func stringPred(f fieldRef, op, c string, slow fastFn) predFn {
+	var test func(s string) bool
+	switch op {
+	case "==":
+		test = func(s string) bool { return s == c }
+	case "!=":
+		test = func(s string) bool { return s != c }
+	case "startsWith":
+		test = func(s string) bool { return strings.HasPrefix(s, c) }
+	case "endsWith":
+		test = func(s string) bool { return strings.HasSuffix(s, c) }
+	case "contains":
+		test = func(s string) bool { return strings.Contains(s, c) }
+	default:
+		return nil
+	}
+	return func(e *env) (bool, bool) {
+		p := e.Event
+		if f.prev {
+			p = e.Prev
+		}
+		if p == nil {
+			v := slow(e)
+			return v.b, v.k == fBool
+		}
+		return test(*(*string)(unsafe.Add(unsafe.Pointer(p), f.off))), true
+	}
+}
+
+// numberPred compares an aggregate slot or count with a constant number,
+// or returns nil. Integers compare exactly with an integer constant and as
+// floats otherwise, as expr does.
+func numberPred(node ast.Node, op string, c fval) predFn {
+	var ints func(e *env) int64
+	switch n := node.(type) {
+	case *ast.IdentifierNode:
+		if n.Value == "count" {
+			ints = func(e *env) int64 { return e.Count }
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		idx, isInt := n.Property.(*ast.IntegerNode)
+		if !ok || !isInt {
+			return nil
+		}
+		i := idx.Value
+		switch id.Value {
+		case "__aggi":
+			ints = func(e *env) int64 { return e.AggI[i] }
+		case "__aggf":
+			cf, _ := c.num()
+			return cmpPred(func(e *env) float64 { return e.AggF[i] }, op, cf)
+		}
+	}
+	switch {
+	case ints == nil:
+		return nil
+	case c.k == fInt:
+		return cmpPred(ints, op, c.i)
+	}
+	cf, _ := c.num()
+	return cmpPred(func(e *env) float64 { return float64(ints(e)) }, op, cf)
+}
+
+// cmpPred compares what read returns with c.
+func cmpPred[T int64 | float64](read func(e *env) T, op string, c T) predFn {
+	switch op {
+	case "==":
+		return func(e *env) (bool, bool) { return read(e) == c, true }
+	case "!=":
+		return func(e *env) (bool, bool) { return read(e) != c, true }
+	case "<":
+		return func(e *env) (bool, bool) { return read(e) < c, true }
+	case "<=":
+		return func(e *env) (bool, bool) { return read(e) <= c, true }
+	case ">":
+		return func(e *env) (bool, bool) { return read(e) > c, true }
+	case ">=":
+		return func(e *env) (bool, bool) { return read(e) >= c, true }
+	}
+	return nil
+}

@@ -22,7 +22,7 @@ func TestFastMatchesVM(t *testing.T) {
 			`email`, `MessageID`, `domain`, `CustomID < "promo-2"`, `error_related_to == vars.rel`, `time > vars.n`,
 			`vars.flag && event == "bounce"`, `geo in vars.countries`, `ip == nil`, `true`, `false`, `"x"`, `42`, `1.5`,
 		},
-		scopeSequence: {`prev.CustomID == CustomID`, `time - prev.time < 3600`, `prev.MessageID == MessageID && prev.event == "sent"`},
+		scopeSequence: {`prev.CustomID == CustomID`, `prev.CustomID startsWith "promo-"`, `prev.email != "a@x.com" || prev.event == "sent"`, `time - prev.time < 3600`, `prev.MessageID == MessageID && prev.event == "sent"`},
 		scopeEvery:    {`count % 2 == 0`, `group == "x.com"`, `count > 3 && group != ""`},
 	}
 	events := []Event{
@@ -44,6 +44,9 @@ func TestFastMatchesVM(t *testing.T) {
 				t.Fatalf("%s: %v", src, err)
 			}
 			if p.fast == nil {
+				if p.pred != nil {
+					t.Errorf("%s: a predicate without a fast path", src)
+				}
 				continue
 			}
 			fastCount++
@@ -51,6 +54,9 @@ func TestFastMatchesVM(t *testing.T) {
 				for j := range events {
 					ev, prev := events[i], events[j]
 					en := &env{Event: &ev, Prev: &prev, Group: ev.Domain, Count: int64(i + j), Now: time.Unix(0, 0)}
+					if j == 0 {
+						en.Prev = nil // a sequence's condition without its predecessor
+					}
 					want, err := expr.Run(p.prog, en)
 					got := p.fast(en)
 					if err != nil {
@@ -59,11 +65,60 @@ func TestFastMatchesVM(t *testing.T) {
 					if fmt.Sprint(got.any()) != fmt.Sprint(want) && !(got.k == fNil && want == nil) {
 						t.Errorf("%s on event %d (prev %d): fast %v (%T), VM %v (%T)", src, i, j, got.any(), got.any(), want, want)
 					}
+					// The predicate tells when the fast path gives a bool, and
+					// then gives the VM's.
+					v, ok := p.pred(en)
+					if ok != (got.k == fBool) || ok && v != want {
+						t.Errorf("%s on event %d (prev %d): predicate %v, %v; VM %v", src, i, j, v, ok, want)
+					}
 				}
 			}
 		}
 	}
 	if fastCount < 30 {
 		t.Errorf("only %d expressions took the fast path", fastCount)
+	}
+}
+
+// Window conditions read aggregate slots: the predicate and the VM agree
+// for every comparison, with integer and float constants, and on a ratio
+// that is not a number.
+func TestPredMatchesVMOnAggregates(t *testing.T) {
+	var aggs []*aggregate
+	c := &exprCompiler{errs: &errs{file: "t"}, vars: map[string]any{"min": 3, "share": 0.5}, rule: "t", aggs: &aggs}
+	node := &yaml.Node{Kind: yaml.ScalarNode}
+	var progs []*program
+	for _, op := range []string{"==", "!=", "<", "<=", ">", ">="} {
+		for _, src := range []string{
+			"count() " + op + " 3", "count() " + op + " 2.5", "count() " + op + " vars.min",
+			`ratio(event == "open") ` + op + " 0.5", `ratio(event == "open") ` + op + " vars.share",
+			"sum(time) " + op + " 10", `distinct(email) ` + op + " 2",
+		} {
+			p, err := c.compileRaw(node, "k", src, 0, scopeWindow, true)
+			if err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+			if p.pred == nil {
+				t.Errorf("%s: no predicate", src)
+				continue
+			}
+			progs = append(progs, p)
+		}
+	}
+	nan := 0.0
+	nan /= nan
+	for _, ai := range [][]int64{{0, 0}, {2, 1}, {3, 2}, {4, 3}} {
+		for _, af := range [][]float64{{0.5, 10}, {0.25, 9.5}, {0.75, 10.5}, {nan, nan}} {
+			en := &env{Now: time.Unix(0, 0), AggI: append(ai, 0, 0, 0, 0), AggF: append(af, 0, 0, 0, 0)}
+			for _, p := range progs {
+				want, err := expr.Run(p.prog, en)
+				if err != nil {
+					t.Fatalf("%s: %v", p.src, err)
+				}
+				if v, ok := p.pred(en); !ok || v != want {
+					t.Errorf("%s with %v %v: predicate %v, %v; VM %v", p.src, ai, af, v, ok, want)
+				}
+			}
+		}
 	}
 }
