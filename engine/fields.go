@@ -82,6 +82,25 @@ func collectFields(r *Rule) (cur, prev fieldSet) {
 	return cur | 1<<fieldIndex["email"], prev
 }
 
+// readsPrev reports whether p reads prev (or the whole environment).
+func readsPrev(p *program) bool {
+	if p == nil {
+		return false
+	}
+	v := &prevVisitor{}
+	node := p.prog.Node()
+	ast.Walk(&node, v)
+	return v.found
+}
+
+type prevVisitor struct{ found bool }
+
+func (v *prevVisitor) Visit(node *ast.Node) {
+	if n, ok := (*node).(*ast.IdentifierNode); ok && (n.Value == "prev" || n.Value == "$env") {
+		v.found = true
+	}
+}
+
 // fieldVisitor marks the event fields an expression reads, and the prev
 // fields; it counts prev names and prev.X members to spot a bare prev.
 type fieldVisitor struct {

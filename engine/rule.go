@@ -81,6 +81,9 @@ type Rule struct {
 	// need from a stored event (sequence and absence keep events).
 	fields     fieldSet
 	prevFields fieldSet // what stored predecessors keep (sequence)
+	// condPrev says whether the `if` of a sequence reads prev; when it does
+	// not, it is evaluated before the predecessor is looked up.
+	condPrev bool
 	// stateHash covers the keys that define the rule's state; a reload
 	// keeps the state of a rule whose stateHash is unchanged.
 	stateHash uint64

@@ -62,6 +62,7 @@ func (p *ruleParser) parse(n *yaml.Node) *Rule {
 	p.parseKind(r)
 	p.parseCommon(n, r)
 	r.fields, r.prevFields = collectFields(r)
+	r.condPrev = readsPrev(r.cond)
 	r.stateHash = p.stateHash(r)
 	return r
 }

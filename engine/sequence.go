@@ -41,15 +41,23 @@ type sequence struct {
 func (s *sequence) event(e *Engine, ev *Event) {
 	r := s.r
 	env := e.eventEnv(ev)
-	k, ok := e.keyFor(r, r.by, env)
+	successor := r.matches(ev.Type)
+	if successor && !r.condPrev && !e.passes(r, env) {
+		// An `if` that does not read prev is the same before and after
+		// the look-up: a successor that fails it needs none.
+		if ev.Type != r.other {
+			return
+		}
+		successor = false
+	}
+	k, kh, ok := s.preds.keyOf(e, r, env)
 	if !ok || k.empty() {
 		if ok {
 			e.noKey(r, r.by, env)
 		}
 		return // nothing to correlate on
 	}
-	kh := k.hash()
-	if r.matches(ev.Type) {
+	if successor {
 		// An event that is also of the after type (on: open, after: open)
 		// becomes the next one's predecessor rather than waiting for one.
 		s.successor(e, ev, k, kh, ev.Type != r.other)
@@ -60,7 +68,7 @@ func (s *sequence) event(e *Engine, ev *Event) {
 }
 
 func (s *sequence) successor(e *Engine, ev *Event, k keyVal, kh uint64, mayWait bool) {
-	pred, ok := s.preds.get(kh)
+	pred, ok := s.preds.lookup(e, kh)
 	if !ok && !mayWait {
 		return
 	}
@@ -96,7 +104,7 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k keyVal) {
 	r := s.r
 	env := e.eventEnv(ev)
 	env.Prev = prev
-	if !e.passes(r, env) {
+	if r.condPrev && !e.passes(r, env) { // else it passed in event
 		return
 	}
 	s.st.Matched++
@@ -140,6 +148,15 @@ type predStore struct {
 	queue  fifo[expiry]
 	last   uint64 // the engine's event count when it last stored: one store per event
 
+	// The key and the look-up of the event being processed, which the
+	// rules sharing the store compute alike (they have the same by): for
+	// the event numbered keyed and looked.
+	keyed, looked uint64
+	k             keyVal
+	kh            uint64
+	found         kept
+	ok            bool
+
 	// v1Preds and v1Queue gather, during Restore of a version 1 snapshot,
 	// the predecessors each rule kept itself (loadedV1).
 	v1Preds []timer
@@ -159,7 +176,27 @@ func newPredStore(r *Rule) *predStore {
 	return &predStore{key: shareKey(r), within: int64(r.within), fields: r.prevFields}
 }
 
-func (p *predStore) get(k uint64) (kept, bool) { return p.preds.get(k) }
+// keyOf returns the key of the event being processed, and its hash.
+func (p *predStore) keyOf(e *Engine, r *Rule, env *env) (keyVal, uint64, bool) {
+	if p.keyed == e.stats.Events {
+		return p.k, p.kh, true
+	}
+	k, ok := e.keyFor(r, r.by, env)
+	if !ok {
+		return k, 0, false // an error: each rule counts its own
+	}
+	p.keyed, p.k, p.kh = e.stats.Events, k, k.hash()
+	return p.k, p.kh, true
+}
+
+// lookup returns the predecessor for k.
+func (p *predStore) lookup(e *Engine, k uint64) (kept, bool) {
+	if p.looked != e.stats.Events || p.kh != k {
+		p.looked = e.stats.Events
+		p.found, p.ok = p.preds.get(k)
+	}
+	return p.found, p.ok
+}
 
 // store keeps ev as the latest predecessor for k, once per event however
 // many rules share the store.
@@ -168,6 +205,7 @@ func (p *predStore) store(e *Engine, k uint64, ev *Event) {
 		return
 	}
 	p.last = e.stats.Events
+	p.looked = 0
 	v := kept{at: e.now + p.within, data: pack(ev, p.fields)}
 	p.preds.set(k, v)
 	p.queue.push(expiry{k, v.at})

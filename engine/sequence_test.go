@@ -177,3 +177,64 @@ rules:
 		},
 	}})
 }
+
+// An `if` that does not read prev is tested before the predecessor is
+// looked up (or waited for); one that reads prev, after. Either way the
+// firings are those of the rule as written, in order and out of order, and
+// an event that fails the `if` is still the predecessor of the next.
+func TestSequenceConditionBeforeLookup(t *testing.T) {
+	runScenarios(t, `version: 1
+rules:
+  - name: promo-open
+    on: open
+    if: CustomID startsWith "promo-"
+    after: {event: sent, within: 1h}
+    do: [slack: {text: "{{ CustomID }}"}]
+  - name: same-campaign
+    on: open
+    if: prev.CustomID == CustomID
+    after: {event: sent, within: 1h}
+    do: [slack: {text: "{{ prev.CustomID }}"}]
+  - name: resend
+    on: sent
+    if: CustomID == "x"
+    after: {event: sent, within: 1h, by: email}
+    do: [slack: {text: "{{ prev.CustomID }} then {{ CustomID }}"}]
+`, []scenario{{
+		name: "in order",
+		steps: []step{
+			ev("0s", "sent", 1, "a@x.com", "CustomID", "promo-1"),
+			ev("1m", "open", 1, "a@x.com", "CustomID", "promo-1"),
+			ev("2m", "sent", 2, "b@x.com", "CustomID", "news"),
+			ev("3m", "open", 2, "b@x.com", "CustomID", "news"),
+		},
+		want: []string{
+			`promo-open@1m#2 key="1" email=a@x.com slack{"text":"promo-1"}`,
+			`same-campaign@1m#2 key="1" email=a@x.com slack{"text":"promo-1"}`,
+			`same-campaign@3m#4 key="2" email=b@x.com slack{"text":"news"}`,
+		},
+	}, {
+		name: "successors first",
+		steps: []step{
+			ev("0s", "open", 1, "a@x.com", "CustomID", "promo-1"),
+			ev("1s", "open", 2, "b@x.com", "CustomID", "news"),
+			ev("1m", "sent", 1, "a@x.com", "CustomID", "promo-1"),
+			ev("2m", "sent", 2, "b@x.com", "CustomID", "other"),
+		},
+		want: []string{
+			`promo-open@1m#3 key="1" email=a@x.com slack{"text":"promo-1"}`,
+			`same-campaign@1m#3 key="1" email=a@x.com slack{"text":"promo-1"}`,
+		},
+	}, {
+		name: "an event failing the if is still a predecessor",
+		steps: []step{
+			ev("0s", "sent", 1, "c@x.com", "CustomID", "y"),
+			ev("1m", "sent", 2, "c@x.com", "CustomID", "x"),
+			ev("2m", "sent", 3, "c@x.com", "CustomID", "x"),
+		},
+		want: []string{
+			`resend@1m#2 key="c@x.com" email=c@x.com slack{"text":"y then x"}`,
+			`resend@2m#3 key="c@x.com" email=c@x.com slack{"text":"x then x"}`,
+		},
+	}})
+}

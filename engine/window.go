@@ -93,6 +93,12 @@ func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 		if a.arg == nil {
 			continue
 		}
+		if a.arg.pred != nil && (a.isInt || a.fn == "ratio") { // count(pred), ratio(pred)
+			if v, known := a.arg.pred(env); known {
+				vals[i] = v
+				continue
+			}
+		}
 		v, ok := e.eval(r, a.arg, env)
 		if !ok {
 			return false
