@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -33,7 +34,7 @@ type Engine struct {
 	now     int64 // the engine clock, Unix nanoseconds: the largest time seen
 	runners []runner
 	byRule  map[string]runner
-	counts  map[*Rule]*RuleStats // each runner's counters, by its rule
+	bases   map[*Rule]*base // each runner's counters and limit, by its rule
 	byType  map[string][]runner
 	any     []runner
 	dedup   dedupSet
@@ -94,7 +95,7 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 	e.rules = rs
 	e.runners = e.runners[:0]
 	e.byRule = map[string]runner{}
-	e.counts = map[*Rule]*RuleStats{}
+	e.bases = map[*Rule]*base{}
 	e.byType = map[string][]runner{}
 	e.any = nil
 	stores := map[uint64]*predStore{} // the predecessors kept so far, by shareKey
@@ -122,7 +123,7 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 		}
 		e.runners = append(e.runners, run)
 		e.byRule[r.Name] = run
-		e.counts[r] = &run.(interface{ state() *base }).state().st
+		e.bases[r] = run.(interface{ state() *base }).state()
 	}
 	for t, list := range rs.byType {
 		for _, r := range list {
@@ -361,19 +362,13 @@ func (e *Engine) noKey(r *Rule, p *program, env *env) {
 
 func (e *Engine) fail(r *Rule, err error) {
 	e.stats.Errors++
-	if s := e.counts[r]; s != nil {
-		s.Errors++
+	if b := e.bases[r]; b != nil {
+		b.st.Errors++
 	}
 	if e.opt.OnError != nil {
 		e.opt.OnError(r.Name, err)
 	}
 	e.explain(r, OutcomeError, err.Error)
-}
-
-func (e *Engine) count(r *Rule, f func(*RuleStats)) {
-	if s := e.counts[r]; s != nil {
-		f(s)
-	}
 }
 
 // eventEnv prepares the shared environment for an event.
@@ -392,6 +387,21 @@ func (e *Engine) eventEnv(ev *Event) *env {
 	return &e.env
 }
 
+// firingID is "NAME-" and id in 16 hex digits.
+func firingID(name string, id uint64) string {
+	var b strings.Builder
+	b.Grow(len(name) + 17)
+	b.WriteString(name)
+	b.WriteByte('-')
+	var hex [16]byte
+	for i := len(hex) - 1; i >= 0; i-- {
+		hex[i] = "0123456789abcdef"[id&15]
+		id >>= 4
+	}
+	b.Write(hex[:])
+	return b.String()
+}
+
 // firing describes a firing for emit.
 type firing struct {
 	r       *Rule
@@ -407,9 +417,9 @@ type firing struct {
 // emit renders a firing's actions and appends it, unless the rule's limit
 // holds it back. It reports whether the firing was emitted.
 func (e *Engine) emit(f firing) bool {
-	r := f.r
-	if f.limitOn && r.limit != nil && !e.allow(r, f.env) {
-		e.count(r, func(s *RuleStats) { s.Suppressed++ })
+	r, b := f.r, e.bases[f.r]
+	if f.limitOn && r.limit != nil && !e.allow(r, b.lim, f.env) {
+		b.st.Suppressed++
 		e.explain(r, OutcomeLimited, func() string {
 			return fmt.Sprintf("limit reached: %d firing(s) per %s already", r.limit.max, FormatDuration(r.limit.per))
 		})
@@ -430,7 +440,7 @@ func (e *Engine) emit(f firing) bool {
 	}
 	id := f.id.u64(r.stateHash)
 	e.out = append(e.out, Firing{
-		ID:      fmt.Sprintf("%s-%016x", r.Name, uint64(id)),
+		ID:      firingID(r.Name, uint64(id)),
 		Rule:    r.Name,
 		At:      time.Unix(0, f.at).UTC(),
 		Key:     f.key,
@@ -440,7 +450,7 @@ func (e *Engine) emit(f firing) bool {
 		Email:   f.email,
 		Actions: acts,
 	})
-	e.count(r, func(s *RuleStats) { s.Fired++ })
+	b.st.Fired++
 	e.explain(r, OutcomeFired, func() string {
 		if f.resolve {
 			return "resolved: on_resolve runs"

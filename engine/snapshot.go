@@ -40,7 +40,7 @@ func (e *Engine) Snapshot() []byte {
 	w.u(uint64(len(e.runners)))
 	for _, run := range e.runners {
 		r := run.rule()
-		st := *e.counts[r]
+		st := e.bases[r].st
 		w.s(r.Name)
 		w.u(r.stateHash)
 		w.u(st.Matched)
@@ -93,7 +93,7 @@ func (e *Engine) Restore(data []byte) error {
 		if run == nil || run.rule().stateHash != hash {
 			continue // removed or changed since: starts empty
 		}
-		*fresh.counts[run.rule()] = st
+		fresh.bases[run.rule()].st = st
 		run.(stateful).load(inner)
 		if inner.err != nil {
 			r.err = fmt.Errorf("rule %s: %w", name, inner.err)
@@ -120,8 +120,8 @@ func (e *Engine) Restore(data []byte) error {
 	if r.err != nil {
 		return fmt.Errorf("%w: %w", ErrSnapshot, r.err)
 	}
-	e.now, e.stats, e.dedup, e.runners, e.byRule, e.counts, e.byType, e.any =
-		fresh.now, fresh.stats, fresh.dedup, fresh.runners, fresh.byRule, fresh.counts, fresh.byType, fresh.any
+	e.now, e.stats, e.dedup, e.runners, e.byRule, e.bases, e.byType, e.any =
+		fresh.now, fresh.stats, fresh.dedup, fresh.runners, fresh.byRule, fresh.bases, fresh.byType, fresh.any
 	return nil
 }
 

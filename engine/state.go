@@ -194,11 +194,10 @@ func rebind(run runner, r *Rule) runner {
 }
 
 // allow applies the rule's limit to a firing.
-func (e *Engine) allow(r *Rule, env *env) bool {
-	b := e.byRule[r.Name].(interface{ state() *base }).state()
+func (e *Engine) allow(r *Rule, lim *limiter, env *env) bool {
 	key, ok := e.keyFor(r, r.limit.by, env)
 	if !ok {
 		return false
 	}
-	return b.lim.allow(key.hash(), e.now)
+	return lim.allow(key.hash(), e.now)
 }

@@ -98,11 +98,37 @@ func closing(s string) int {
 	return -1
 }
 
+// value evaluates the program for a template: the fast path when it can
+// tell, else the VM.
+func (p *program) value(m *vm.VM, e *env) (any, error) {
+	if p.fast != nil {
+		if v := p.fast(e); v.k != fNil {
+			return v.any(), nil
+		}
+	}
+	return m.Run(p.prog, e)
+}
+
+// text is value as the text a template shows.
+func (p *program) text(m *vm.VM, e *env) (string, error) {
+	if p.fast != nil {
+		switch v := p.fast(e); v.k {
+		case fStr:
+			return v.s, nil
+		case fNil:
+		default:
+			return formatValue(v.any()), nil
+		}
+	}
+	v, err := m.Run(p.prog, e)
+	return formatValue(v), err
+}
+
 // render evaluates the template. escape applies to the values of
 // expressions, never to the literal text the rule's author wrote.
 func (t *template) render(m *vm.VM, e *env, escape func(string) string) (any, error) {
 	if t.whole {
-		v, err := m.Run(t.parts[0].prog.prog, e)
+		v, err := t.parts[0].prog.value(m, e)
 		if err != nil {
 			return nil, err
 		}
@@ -118,11 +144,10 @@ func (t *template) render(m *vm.VM, e *env, escape func(string) string) (any, er
 			b.WriteString(p.lit)
 			continue
 		}
-		v, err := m.Run(p.prog.prog, e)
+		s, err := p.prog.text(m, e)
 		if err != nil {
 			return nil, err
 		}
-		s := formatValue(v)
 		if escape != nil {
 			s = escape(s)
 		}
