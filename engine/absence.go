@@ -28,7 +28,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 	if ev.Type == r.other {
 		if a.pending.delete(kh) {
 			e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("cancels the timer of %s = %s", r.by.src, k) })
-		} else if !r.matches(ev.Type) {
+		} else if !r.isOn(ev.Type) {
 			// An unless event that may precede its start (Mailjet does not
 			// sort events). When on and unless are one type (on: open,
 			// unless: open) the event starts the next timer instead.
@@ -37,7 +37,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 			a.earlyQ.push(expiry{kh, at})
 		}
 	}
-	if !r.matches(ev.Type) || !e.passes(r, env) {
+	if !r.isOn(ev.Type) || !e.passes(r, env) {
 		return
 	}
 	a.st.Matched++

@@ -50,7 +50,9 @@ type Rule struct {
 	Line        int      // where the rule starts in its file
 
 	onAll bool
-	on    map[string]bool
+	// onOther says whether on includes the after or unless type (other).
+	onOther bool
+	on      map[string]bool
 
 	cond    *program // if
 	groupBy *program // group_by (window, every)
@@ -98,3 +100,7 @@ type limit struct {
 
 // matches reports whether the rule's `on` includes the type t.
 func (r *Rule) matches(t string) bool { return r.onAll || r.on[t] }
+
+// isOn is matches for the type of an event the rule receives, which is one
+// of its on types or its after/unless type (RuleSet.index): no map look-up.
+func (r *Rule) isOn(t string) bool { return t != r.other || r.onOther }

@@ -61,6 +61,7 @@ func (p *ruleParser) parse(n *yaml.Node) *Rule {
 	r.Kind = p.kind(n)
 	p.parseKind(r)
 	p.parseCommon(n, r)
+	r.onOther = r.matches(r.other)
 	r.fields, r.prevFields = collectFields(r)
 	r.condPrev = readsPrev(r.cond)
 	r.stateHash = p.stateHash(r)

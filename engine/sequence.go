@@ -41,7 +41,7 @@ type sequence struct {
 func (s *sequence) event(e *Engine, ev *Event) {
 	r := s.r
 	env := e.eventEnv(ev)
-	successor := r.matches(ev.Type)
+	successor := r.isOn(ev.Type)
 	if successor && !r.condPrev && !e.passes(r, env) {
 		// An `if` that does not read prev is the same before and after
 		// the look-up: a successor that fails it needs none.
