@@ -82,13 +82,21 @@ metric() {
 	echo
 	echo "\`bench/ingest.sh $ingest_d $ingest_rounds\` (load average before: $load_ingest)"
 	echo
-	echo "| load | ceiling requests/s | herald requests/s | herald events/s | herald p50 / p99 | ratio |"
-	echo "|---|---|---|---|---|---|"
+	echo "| load | ceiling requests/s (own process) | ceiling requests/s (in herald-load) | herald requests/s | herald events/s | herald p50 / p99 | ratio | ratio to the in-process ceiling |"
+	echo "|---|---|---|---|---|---|---|---|"
 	awk '
-		/^## round/ { sub(/^## round [0-9]+: /, ""); label = $0 }
+		function flush() {
+			if (label != "")
+				printf "| %s | %d | %s | %d | %d | %s | %s | %s |\n", label, ceiling, inproc == "" ? "—" : inproc, req, ev, lat, ratio, iratio == "" ? "—" : iratio
+			label = inproc = iratio = ""
+		}
+		/^## round/ { flush(); sub(/^## round [0-9]+: /, ""); label = $0 }
 		$1 == "ceiling" { ceiling = $3 }
+		$1 == "ceiling-inprocess" { inproc = $3 }
 		$1 == "target"  { req = $3; ev = $4; lat = $5 " / " $6 }
-		/^ratio/ { printf "| %s | %d | %d | %d | %s | %s |\n", label, ceiling, req, ev, lat, $NF }
+		/^ratio target\/ceiling \(/ { ratio = $NF }
+		/^ratio target\/ceiling-inprocess / { iratio = $NF }
+		END { flush() }
 	' "$out/ingest.txt"
 	echo
 	echo "## Engine, one core"
