@@ -8,10 +8,14 @@ import "fmt"
 // events) cancels it too: it is remembered for `within`.
 type absence struct {
 	base
-	pending table[int64] // key → deadline of its timer
-	early   table[int64] // key → when an early unless event is forgotten
-	timers  timerQueue
-	earlyQ  fifo[expiry]
+	// keys holds per key the deadline of its timer, or the negated time an
+	// early unless event for it is forgotten. A key has one or the other,
+	// and one table means one cache miss to find either: an unless event
+	// looks for a timer and, finding none, notes itself; a start event
+	// looks for an early unless event and, finding none, starts a timer.
+	keys   table[int64]
+	timers timerQueue
+	earlyQ fifo[expiry]
 }
 
 func (a *absence) event(e *Engine, ev *Event) {
@@ -26,14 +30,16 @@ func (a *absence) event(e *Engine, ev *Event) {
 	}
 	kh := k.hash()
 	if ev.Type == r.other {
-		if a.pending.delete(kh) {
+		v, found := a.keys.get(kh)
+		if found && v > 0 {
+			a.keys.delete(kh)
 			e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("cancels the timer of %s = %s", r.by.src, k) })
 		} else if !r.isOn(ev.Type) {
 			// An unless event that may precede its start (Mailjet does not
 			// sort events). When on and unless are one type (on: open,
 			// unless: open) the event starts the next timer instead.
 			at := e.now + int64(r.within)
-			a.early.set(kh, at)
+			a.keys.set(kh, -at)
 			a.earlyQ.push(expiry{kh, at})
 		}
 	}
@@ -41,15 +47,18 @@ func (a *absence) event(e *Engine, ev *Event) {
 		return
 	}
 	a.st.Matched++
-	if a.early.len() > 0 && a.early.delete(kh) { // its unless event came first
+	v, found := a.keys.get(kh)
+	switch {
+	case found && v < 0: // its unless event came first
+		a.keys.delete(kh)
 		e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("its %s arrived first: no timer", r.other) })
 		return
-	}
-	at := e.now + int64(r.within)
-	if a.pending.add(kh, at) {
+	case found:
 		e.explain(r, OutcomeTimer, func() string { return fmt.Sprintf("a timer already waits for %s = %s", r.by.src, k) })
 		return // one timer per key: the earliest start counts
 	}
+	at := e.now + int64(r.within)
+	a.keys.set(kh, at)
 	a.timers.push(kh, at, ev, r.fields)
 	e.explain(r, OutcomeTimer, func() string {
 		return fmt.Sprintf("fires in %s unless %s with %s = %s arrives", FormatDuration(r.within), r.other, r.by.src, k)
@@ -65,8 +74,8 @@ func (a *absence) advance(e *Engine) {
 		if !ok {
 			break
 		}
-		if at, ok := a.early.get(x.key); ok && at == x.at {
-			a.early.delete(x.key)
+		if v, ok := a.keys.get(x.key); ok && v == -x.at {
+			a.keys.delete(x.key)
 		}
 	}
 	for {
@@ -74,10 +83,10 @@ func (a *absence) advance(e *Engine) {
 		if !ok {
 			return
 		}
-		if deadline, ok := a.pending.get(t.key); !ok || deadline != t.at {
+		if deadline, ok := a.keys.get(t.key); !ok || deadline != t.at {
 			continue // cancelled
 		}
-		a.pending.delete(t.key)
+		a.keys.delete(t.key)
 		a.fire(e, t, string(data))
 	}
 }

@@ -91,10 +91,14 @@ func (s *sequence) load(r *reader) {
 // with the same shareKey, whichever they are.
 func (p *predStore) save(w *writer) {
 	w.u(p.key)
-	preds := make([]timer, 0, p.preds.at.len())
-	for _, k := range p.preds.at.keys() {
-		v, _ := p.preds.get(k)
-		preds = append(preds, timer{key: k, kept: v})
+	all := p.preds.at.sorted()
+	preds := make([]timer, 0, len(all))
+	for _, s := range all {
+		var data string
+		if p.preds.data.len() > 0 {
+			data, _ = p.preds.data.get(s.k)
+		}
+		preds = append(preds, timer{key: s.k, kept: kept{at: s.v, data: data}})
 	}
 	w.timers(preds)
 	w.expiries(p.queue.live())
@@ -140,18 +144,47 @@ func (e *Engine) predStores() []*predStore {
 	return out
 }
 
+// An absence saves its timers' deadlines and its early unless events'
+// times as two lists, as when they were two tables.
 func (a *absence) save(w *writer) {
 	a.saveLimit(w)
-	saveTimes(w, &a.pending)
-	saveTimes(w, &a.early)
+	all := a.keys.sorted()
+	timers := 0
+	for _, s := range all {
+		if s.v > 0 {
+			timers++
+		}
+	}
+	w.u(uint64(timers))
+	for _, s := range all {
+		if s.v > 0 {
+			w.u(s.k)
+			w.i(s.v)
+		}
+	}
+	w.u(uint64(len(all) - timers))
+	for _, s := range all {
+		if s.v < 0 {
+			w.u(s.k)
+			w.i(-s.v)
+		}
+	}
 	w.timers(a.timers.live())
 	w.expiries(a.earlyQ.live())
 }
 
 func (a *absence) load(r *reader) {
 	a.loadLimit(r)
-	loadTimes(r, &a.pending)
-	loadTimes(r, &a.early)
+	for range r.n() {
+		k := r.u()
+		a.keys.set(k, r.i())
+	}
+	for range r.n() {
+		k, at := r.u(), r.i()
+		if _, timer := a.keys.get(k); !timer { // a key has one or the other
+			a.keys.set(k, -at)
+		}
+	}
 	for _, t := range r.timers() {
 		a.timers.pushPacked(t)
 	}
@@ -161,12 +194,11 @@ func (a *absence) load(r *reader) {
 }
 
 func saveTimes(w *writer, t *table[int64]) {
-	keys := t.keys()
-	w.u(uint64(len(keys)))
-	for _, k := range keys {
-		v, _ := t.get(k)
-		w.u(k)
-		w.i(v)
+	all := t.sorted()
+	w.u(uint64(len(all)))
+	for _, s := range all {
+		w.u(s.k)
+		w.i(s.v)
 	}
 }
 

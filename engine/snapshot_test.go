@@ -163,7 +163,7 @@ func TestSnapshotRestoreWithChangedRules(t *testing.T) {
 	if got := e2.byRule["milestone"].(*every).counts; len(got) != 0 {
 		t.Errorf("changed every rule kept its counts: %v", got)
 	}
-	if got, want := e2.byRule["absent"].(*absence).pending.len(), e.byRule["absent"].(*absence).pending.len(); got != want || got == 0 {
+	if got, want := e2.byRule["absent"].(*absence).keys.len(), e.byRule["absent"].(*absence).keys.len(); got != want || got == 0 {
 		t.Errorf("unchanged absence rule has %d pending timers, want %d (> 0)", got, want)
 	}
 }
@@ -201,5 +201,47 @@ func TestRestoreVersion1(t *testing.T) {
 	}
 	if bytes.Count(want, []byte(`"seq-twin"`)) == 0 || bytes.Count(want, []byte(`"rule":"seq"`)) == 0 {
 		t.Errorf("the continuation fires neither sharing rule: the test proves nothing")
+	}
+}
+
+// An absence's early unless events survive a snapshot beside its timers:
+// after the restore, the early open still cancels its send, and the send
+// without one still fires.
+func TestSnapshotAbsenceEarlyEvents(t *testing.T) {
+	rs, err := Parse("rules.yaml", []byte(`version: 1
+rules:
+  - name: absent
+    on: sent
+    unless: {event: open, within: 1h}
+    do: [{slack: {text: "no open of {{ MessageID }}"}}]
+`), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1700000000, 0).UTC()
+	ev := func(typ string, id int64, at time.Duration) *Event {
+		return &Event{Type: typ, MessageID: id, Email: "a@x.com", Received: t0.Add(at)}
+	}
+	first := New(rs, Options{})
+	first.Event(ev("open", 1, 0), 1)           // early: its send comes later
+	first.Event(ev("sent", 2, time.Minute), 2) // a timer
+	a := first.byRule["absent"].(*absence)
+	if a.keys.len() != 2 {
+		t.Fatalf("%d keys, want an early open and a timer", a.keys.len())
+	}
+	snap := first.Snapshot()
+	second := New(rs, Options{})
+	if err := second.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if again := second.Snapshot(); !bytes.Equal(again, snap) {
+		t.Fatal("snapshot of the restored engine differs")
+	}
+	if f := second.Event(ev("sent", 1, 2*time.Minute), 3); len(f) != 0 {
+		t.Fatalf("firings %v", f)
+	}
+	f := second.Tick(t0.Add(3*time.Hour), 4)
+	if len(f) != 1 || f[0].Actions[0].Params["text"] != "no open of 2" {
+		t.Fatalf("after the deadlines: %+v, want the firing for message 2 alone", f)
 	}
 }

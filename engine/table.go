@@ -1,6 +1,9 @@
 package engine
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // table maps uint64 keys to values. It holds the engine's large state: the
 // dedup set, predecessors and absence timers keep up to millions of keys,
@@ -164,17 +167,18 @@ func (t *table[V]) delete(k uint64) bool {
 	return true
 }
 
-// keys returns the keys in order, so snapshots are deterministic.
-func (t *table[V]) keys() []uint64 {
-	keys := make([]uint64, 0, t.len())
+// sorted returns the keys and their values in key order, so snapshots
+// are deterministic: one pass over the slots, no look-up per key.
+func (t *table[V]) sorted() []slot[V] {
+	out := make([]slot[V], 0, t.len())
 	if t.zero {
-		keys = append(keys, 0)
+		out = append(out, slot[V]{v: t.zeroV})
 	}
 	for _, s := range t.slots {
 		if s.k != 0 {
-			keys = append(keys, s.k)
+			out = append(out, s)
 		}
 	}
-	slices.Sort(keys)
-	return keys
+	slices.SortFunc(out, func(a, b slot[V]) int { return cmp.Compare(a.k, b.k) })
+	return out
 }

@@ -61,8 +61,14 @@ func TestTableMatchesMap(t *testing.T) {
 			}
 		}
 		slices.Sort(keys)
-		if !slices.Equal(tab.keys(), keys) {
-			t.Fatalf("keys differ from the map's")
+		sorted := tab.sorted()
+		if len(sorted) != len(keys) {
+			t.Fatalf("sorted holds %d keys, want %d", len(sorted), len(keys))
+		}
+		for i, s := range sorted {
+			if s.k != keys[i] || s.v != ref[s.k] {
+				t.Fatalf("sorted[%d] = %d: %d, want %d: %d", i, s.k, s.v, keys[i], ref[keys[i]])
+			}
 		}
 	}
 }
