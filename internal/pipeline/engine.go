@@ -91,6 +91,7 @@ type Runner struct {
 	applied uint64                 // its last record
 	batch   []Job                  // its jobs
 	supps   []suppress.Suppression // and its suppressions
+	events  []engine.Event         // the last record's events, reused for the next
 	loadErr error
 	// torn is set while a record is being applied and stays set if that
 	// was cut short (shutdown): the engine then holds part of a record and
@@ -401,7 +402,8 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 		firings = r.eng.Tick(rec.Received, rec.Seq)
 		r.collect(firings, rec.Seq, &next)
 	} else {
-		events, err := webhook.Decode(rec.Body, rec.Received)
+		events, err := webhook.DecodeInto(r.events, rec.Body, rec.Received)
+		r.events = events
 		if err != nil {
 			r.decodeErrs.Inc()
 			r.log.Error("undecodable log record skipped", "seq", rec.Seq, "err", err)

@@ -283,3 +283,26 @@ func TestDecodeDeepNesting(t *testing.T) {
 	}
 	checkRoundTrip(t, ev, received)
 }
+
+// DecodeInto reuses dst's storage, and what it decodes into it equals
+// Decode's, whatever the previous call left there.
+func TestDecodeIntoReuses(t *testing.T) {
+	long := []byte(`[{"event":"sent","MessageID":1,"email":"a@x.com","CustomID":"c","mj_list_id":7,"x":1},{"event":"open","MessageID":2,"email":"b@y.com"}]`)
+	short := []byte(`{"event":"click","MessageID":3,"url":"https://u"}`)
+	at := time.Unix(1700000000, 0)
+	buf, err := DecodeInto(nil, long, at)
+	if err != nil || len(buf) != 2 {
+		t.Fatalf("DecodeInto: %d events, %v", len(buf), err)
+	}
+	again, err := DecodeInto(buf, short, at)
+	if err != nil || len(again) != 1 || &again[0] != &buf[0] {
+		t.Fatalf("the second call did not reuse the slice: %d events, %v", len(again), err)
+	}
+	want, _ := Decode(short, at)
+	if !reflect.DeepEqual(again, want) {
+		t.Errorf("reused:\n%+v\nwant\n%+v", again, want)
+	}
+	if _, err := DecodeInto(buf, []byte(`[1]`), at); err == nil {
+		t.Error("a bad body decoded into a reused slice")
+	}
+}
