@@ -402,7 +402,7 @@ func (r *Runner) process(ctx context.Context, rec streams.Record) error {
 		firings = r.eng.Tick(rec.Received, rec.Seq)
 		r.collect(firings, rec.Seq, &next)
 	} else {
-		events, err := webhook.DecodeInto(r.events, rec.Body, rec.Received)
+		events, err := webhook.DecodeIndexed(r.events, rec.Body, rec.Index, rec.Received)
 		r.events = events
 		if err != nil {
 			r.decodeErrs.Inc()

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldmail/herald/internal/streams"
+	"github.com/heraldmail/herald/internal/webhook"
 )
 
 // Group commit. Under load many webhook requests are waiting on the log at
@@ -44,6 +44,7 @@ var errLead = errors.New("lead the next append")
 // pendingAppend is one request's body waiting to be appended.
 type pendingAppend struct {
 	body     []byte
+	spans    []webhook.Span // where its events lie (webhook.CheckSpans); nil: unknown
 	received time.Time
 	err      error      // the outcome, set by the leader of its batch
 	done     chan error // a waiting request's answer, or errLead
@@ -52,6 +53,7 @@ type pendingAppend struct {
 // batcher merges concurrent appends (see above).
 type batcher struct {
 	log      EventLog
+	indexed  indexedLog         // log, when it keeps indexes; nil otherwise
 	appends  prometheus.Counter // successful appends
 	maxBytes int
 	max      int // appends in flight at most
@@ -61,19 +63,21 @@ type batcher struct {
 	line    []*pendingAppend // requests waiting to be appended, oldest first; only when leaders == max
 	closed  bool
 	idle    sync.Cond // signalled when leaders drops to 0 after close
-	bufs    sync.Pool // *[]byte: space to merge records in
+	merges  sync.Pool // *merged: space to merge records in
 }
 
 func newBatcher(log EventLog, appends prometheus.Counter, maxBytes, appenders int) *batcher {
 	b := &batcher{log: log, appends: appends, maxBytes: maxBytes, max: max(appenders, 1)}
+	b.indexed, _ = log.(indexedLog)
 	b.idle.L = &b.mu
 	return b
 }
 
 // append stores body, alone or with others, and returns once the log holds
-// it. body may be reused when append returns.
-func (b *batcher) append(body []byte, received time.Time) error {
-	p := &pendingAppend{body: body, received: received}
+// it. spans are where its events lie (nil: unknown). body and spans may be
+// reused when append returns.
+func (b *batcher) append(body []byte, spans []webhook.Span, received time.Time) error {
+	p := &pendingAppend{body: body, spans: spans, received: received}
 	b.mu.Lock()
 	switch {
 	case b.closed:
@@ -157,22 +161,22 @@ func (b *batcher) close() {
 func (b *batcher) appendBatch(batch []*pendingAppend) {
 	first := batch[0]
 	if len(batch) == 1 {
-		first.err = b.store(first.body, first.received)
+		first.err = b.store(first.body, first.spans, first.received)
 		return
 	}
-	buf, _ := b.bufs.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
+	m, _ := b.merges.Get().(*merged)
+	if m == nil {
+		m = new(merged)
 	}
-	*buf = mergeBodies((*buf)[:0], batch)
-	err := b.store(*buf, first.received)
-	if cap(*buf) <= 2*b.maxBytes {
-		b.bufs.Put(buf)
+	m.merge(batch)
+	err := b.store(m.body, m.spans, first.received)
+	if cap(m.body) <= 2*b.maxBytes {
+		b.merges.Put(m)
 	}
 	if errors.Is(err, streams.ErrTooLarge) {
 		// The log takes less than we thought: each body on its own.
 		for _, p := range batch {
-			p.err = b.store(p.body, p.received)
+			p.err = b.store(p.body, p.spans, p.received)
 		}
 		return
 	}
@@ -181,29 +185,77 @@ func (b *batcher) appendBatch(batch []*pendingAppend) {
 	}
 }
 
-// store appends one record to the log.
-func (b *batcher) store(body []byte, received time.Time) error {
-	_, err := b.log.Append(context.Background(), body, received)
+// indexedLog is an EventLog that keeps a body's index beside it
+// (*streams.Log): its consumer then decodes the body without splitting it
+// again (webhook.DecodeIndexed).
+type indexedLog interface {
+	AppendIndexed(ctx context.Context, body []byte, received time.Time, index string) (uint64, error)
+}
+
+// store appends one record to the log, with its index when the log keeps
+// them and the spans are known.
+func (b *batcher) store(body []byte, spans []webhook.Span, received time.Time) error {
+	var err error
+	if b.indexed != nil && spans != nil {
+		_, err = b.indexed.AppendIndexed(context.Background(), body, received, webhook.Index(spans))
+	} else {
+		_, err = b.log.Append(context.Background(), body, received)
+	}
 	if err == nil {
 		b.appends.Inc()
 	}
 	return err
 }
 
-// mergeBodies appends to dst one JSON array holding the events of every
-// body of batch. Each body passed webhook.Check and holds at least one
-// event: an object, or an array of objects.
-func mergeBodies(dst []byte, batch []*pendingAppend) []byte {
-	dst = append(dst, '[')
+// merged is a batch's record: one JSON array holding the events of every
+// body, and where they lie when every body's spans are known. Each body
+// passed webhook.Check and holds at least one event: an object, or an array
+// of objects.
+type merged struct {
+	body  []byte
+	spans []webhook.Span // nil when some body's are unknown
+}
+
+func (m *merged) merge(batch []*pendingAppend) {
+	m.body, m.spans = append(m.body[:0], '['), m.spans[:0]
+	known := true
 	for i, p := range batch {
 		if i > 0 {
-			dst = append(dst, ',')
+			m.body = append(m.body, ',')
 		}
-		b := bytes.TrimSpace(p.body)
-		if b[0] == '[' {
-			b = bytes.TrimSpace(b[1 : len(b)-1])
+		start, end := events(p.body)
+		shift := len(m.body) - start
+		m.body = append(m.body, p.body[start:end]...)
+		known = known && p.spans != nil
+		for _, sp := range p.spans {
+			m.spans = append(m.spans, webhook.Span{Start: sp.Start + shift, End: sp.End + shift})
 		}
-		dst = append(dst, b...)
 	}
-	return append(dst, ']')
+	m.body = append(m.body, ']')
+	if !known {
+		m.spans = nil
+	}
 }
+
+// events returns where a body's events are: the object, or what lies
+// inside the array's brackets, without surrounding whitespace.
+func events(b []byte) (start, end int) {
+	start, end = trim(b, 0, len(b))
+	if start < end && b[start] == '[' {
+		start, end = trim(b, start+1, end-1)
+	}
+	return start, end
+}
+
+// trim moves start and end past JSON whitespace.
+func trim(b []byte, start, end int) (int, int) {
+	for start < end && isSpace(b[start]) {
+		start++
+	}
+	for end > start && isSpace(b[end-1]) {
+		end--
+	}
+	return start, end
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

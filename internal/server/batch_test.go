@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,15 +26,30 @@ func TestMergeBodies(t *testing.T) {
 	}
 	var batch []*pendingAppend
 	for _, b := range bodies {
-		batch = append(batch, &pendingAppend{body: []byte(b)})
+		_, spans, err := webhook.CheckSpans([]byte(b), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, &pendingAppend{body: []byte(b), spans: spans})
 	}
-	got := string(mergeBodies(nil, batch))
+	var m merged
+	m.merge(batch)
+	got := string(m.body)
 	want := "[" + sentEvent + "," + openEvent + " , " + sentEvent + "," + openEvent + "," + sentEvent + "]"
 	if got != want {
 		t.Fatalf("merged\n%s\nwant\n%s", got, want)
 	}
-	if n, err := webhook.Check([]byte(got)); n != 5 || err != nil {
+	if n, err := webhook.Check(m.body); n != 5 || err != nil {
 		t.Errorf("Check(merged) = %d, %v; want 5 events", n, err)
+	}
+	// The spans carried over are those of the merged record itself.
+	if _, spans, _ := webhook.CheckSpans(m.body, nil); !slices.Equal(m.spans, spans) {
+		t.Errorf("merged spans %v, want %v", m.spans, spans)
+	}
+	// One body whose spans are unknown: the record has none.
+	batch[2].spans = nil
+	if m.merge(batch); m.spans != nil || string(m.body) != want {
+		t.Errorf("with a body without spans: %v, %s", m.spans, m.body)
 	}
 }
 
@@ -58,7 +74,7 @@ func TestBatcherMergesWaitingRequests(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 6)
 		post := func(i int, body string) {
-			wg.Go(func() { errs[i] = b.append([]byte(body), testTime) })
+			wg.Go(func() { errs[i] = b.append([]byte(body), nil, testTime) })
 		}
 		post(0, sentEvent)
 		synctest.Wait() // the appender holds request 0, waiting on the log
@@ -115,7 +131,7 @@ func TestBatcherLeaders(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 6)
 		for i := range errs {
-			wg.Go(func() { errs[i] = b.append(fmt.Appendf(nil, `{"event":"open","MessageID":%d}`, i), testTime) })
+			wg.Go(func() { errs[i] = b.append(fmt.Appendf(nil, `{"event":"open","MessageID":%d}`, i), nil, testTime) })
 			synctest.Wait()
 		}
 		log.mu.Lock()
@@ -154,7 +170,7 @@ func TestBatcherCloseWithRequestsWaiting(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 3)
 		for i := range errs {
-			wg.Go(func() { errs[i] = b.append([]byte(sentEvent), testTime) })
+			wg.Go(func() { errs[i] = b.append([]byte(sentEvent), nil, testTime) })
 			synctest.Wait()
 		}
 		closed := make(chan struct{})
@@ -192,7 +208,7 @@ func TestBatcherFailureFailsTheBatch(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 3)
 		for i := range errs {
-			wg.Go(func() { errs[i] = b.append([]byte(sentEvent), testTime) })
+			wg.Go(func() { errs[i] = b.append([]byte(sentEvent), nil, testTime) })
 			synctest.Wait()
 		}
 		close(log.gate)
@@ -217,7 +233,7 @@ func TestBatcherSizeCap(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 5 {
 			wg.Go(func() {
-				if err := b.append([]byte(sentEvent), testTime); err != nil {
+				if err := b.append([]byte(sentEvent), nil, testTime); err != nil {
 					t.Error(err)
 				}
 			})
@@ -265,7 +281,7 @@ func TestBatcherTooLargeFallsBack(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
-				if err := b.append([]byte(sentEvent), testTime); err != nil {
+				if err := b.append([]byte(sentEvent), nil, testTime); err != nil {
 					t.Error(err)
 				}
 			})
@@ -283,7 +299,53 @@ func TestBatcherClosed(t *testing.T) {
 	b := newBatcher(&memLog{}, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), batchMaxBytes, 2)
 	b.close()
 	b.close() // twice is fine
-	if err := b.append([]byte(sentEvent), testTime); !errors.Is(err, errClosed) {
+	if err := b.append([]byte(sentEvent), nil, testTime); !errors.Is(err, errClosed) {
 		t.Errorf("append after close: %v, want errClosed", err)
 	}
+}
+
+// indexedMemLog is a gatedLog that keeps each record's index, as streams.Log
+// does.
+type indexedMemLog struct {
+	gatedLog
+	indexes []string
+}
+
+func (l *indexedMemLog) AppendIndexed(ctx context.Context, body []byte, received time.Time, index string) (uint64, error) {
+	l.mu.Lock()
+	l.indexes = append(l.indexes, index)
+	l.mu.Unlock()
+	return l.gatedLog.Append(ctx, body, received)
+}
+
+// A log that keeps indexes gets each record's, alone or merged: where the
+// record's events lie.
+func TestBatcherIndexes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &indexedMemLog{gatedLog: gatedLog{gate: make(chan struct{})}}
+		b := newBatcher(log, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), batchMaxBytes, 1)
+		defer b.close()
+		var wg sync.WaitGroup
+		for _, body := range []string{sentEvent, "[" + openEvent + ", " + sentEvent + "]", " " + openEvent} {
+			wg.Go(func() {
+				_, spans, _ := webhook.CheckSpans([]byte(body), nil)
+				if err := b.append([]byte(body), spans, testTime); err != nil {
+					t.Error(err)
+				}
+			})
+			synctest.Wait()
+		}
+		close(log.gate)
+		wg.Wait()
+		bodies := log.bodies()
+		if len(bodies) != 2 || len(log.indexes) != 2 {
+			t.Fatalf("%d records, %d indexes; want 2 of each", len(bodies), len(log.indexes))
+		}
+		for i, body := range bodies {
+			_, spans, _ := webhook.CheckSpans([]byte(body), nil)
+			if want := webhook.Index(spans); log.indexes[i] != want {
+				t.Errorf("record %d %s: index %q, want %q", i, body, log.indexes[i], want)
+			}
+		}
+	})
 }

@@ -44,9 +44,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, received time.Ti
 		return s.reject(w, http.StatusServiceUnavailable, metrics.ReasonOverloaded, "too many webhook requests at once")
 	}
 
-	buf := getBuffer()
-	defer putBuffer(buf)
-	body, err := s.readBody(w, r, buf)
+	sc := getScratch()
+	defer putScratch(sc)
+	body, err := s.readBody(w, r, &sc.body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -55,9 +55,10 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, received time.Ti
 		}
 		return s.reject(w, http.StatusBadRequest, "read_error", "reading the body: "+err.Error())
 	}
-	*buf = body // keep the grown buffer for the next request
+	sc.body = body // keep the grown buffer for the next request
 
-	n, err := webhook.Check(body)
+	n, spans, err := webhook.CheckSpans(body, sc.spans[:0])
+	sc.spans = spans
 	if err != nil {
 		return s.reject(w, http.StatusBadRequest, webhook.Reason(err), err.Error())
 	}
@@ -65,7 +66,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, received time.Ti
 		w.WriteHeader(http.StatusOK)
 		return http.StatusOK
 	}
-	if err := s.batcher.append(body, received); err != nil {
+	if err := s.batcher.append(body, spans, received); err != nil {
 		if errors.Is(err, streams.ErrTooLarge) { // retrying cannot help
 			return s.reject(w, http.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, "body too large for the event log")
 		}
@@ -121,26 +122,32 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf *[]byte) (
 	}
 }
 
-// Body buffers are pooled: the hot path then allocates nothing per body.
-// Buffers that grew past maxPooled are dropped rather than kept alive.
+// A request's scratch space is pooled: the hot path then allocates nothing
+// per body. Bodies that grew past maxPooled are dropped rather than kept
+// alive.
 const (
 	initialBuffer = 64 << 10
 	maxPooled     = 1 << 20
 )
 
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, initialBuffer)
-	return &b
+// scratch is a request's body and where its events lie.
+type scratch struct {
+	body  []byte
+	spans []webhook.Span
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{body: make([]byte, 0, initialBuffer)}
 }}
 
-func getBuffer() *[]byte { return bufPool.Get().(*[]byte) }
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
-func putBuffer(b *[]byte) {
-	if cap(*b) > maxPooled {
+func putScratch(sc *scratch) {
+	if cap(sc.body) > maxPooled {
 		return
 	}
-	*b = (*b)[:0]
-	bufPool.Put(b)
+	sc.body, sc.spans = sc.body[:0], sc.spans[:0]
+	scratchPool.Put(sc)
 }
 
 // codeCounters holds the webhook_requests_total counters of the usual

@@ -22,6 +22,9 @@ const (
 	// HeaderReceived carries the time herald received the body (or the
 	// tick's time) as Unix nanoseconds in decimal.
 	HeaderReceived = "Herald-Received"
+	// HeaderIndex carries where the body's events lie (webhook.Index), so
+	// the consumer need not split the body again. Optional.
+	HeaderIndex = "Herald-Index"
 )
 
 // ErrGap is returned by Read when the log is missing records it should
@@ -44,6 +47,9 @@ type Record struct {
 	// Pending is how many records followed it in the log when Read
 	// delivered it (0 from Last).
 	Pending uint64
+	// Index is where the body's events lie, as AppendIndexed stored it;
+	// "" when it was appended without.
+	Index string
 }
 
 // Log is the event log: the stream HERALD_LOG.
@@ -107,15 +113,25 @@ func (l *Log) MaxBody() int64 { return min(l.nc.MaxPayload(), maxRecord) - heade
 // for durability). It waits at most the Options.Timeout. Failures wrap
 // ErrUnavailable (answer 503), or ErrTooLarge.
 func (l *Log) Append(ctx context.Context, body []byte, received time.Time) (uint64, error) {
-	return l.publish(ctx, SubjectEvent, body, received)
+	return l.publish(ctx, SubjectEvent, body, received, "")
+}
+
+// AppendIndexed is Append with the body's index (webhook.Index) stored
+// beside it for Read to return. The index is left out when it would not
+// fit in the message with the body: it only saves the consumer work.
+func (l *Log) AppendIndexed(ctx context.Context, body []byte, received time.Time, index string) (uint64, error) {
+	if int64(len(body)+len(index)) > l.MaxBody() {
+		index = ""
+	}
+	return l.publish(ctx, SubjectEvent, body, received, index)
 }
 
 // AppendTick stores a clock tick for time at, like Append.
 func (l *Log) AppendTick(ctx context.Context, at time.Time) (uint64, error) {
-	return l.publish(ctx, SubjectTick, nil, at)
+	return l.publish(ctx, SubjectTick, nil, at, "")
 }
 
-func (l *Log) publish(ctx context.Context, subject string, body []byte, at time.Time) (uint64, error) {
+func (l *Log) publish(ctx context.Context, subject string, body []byte, at time.Time, index string) (uint64, error) {
 	if n, limit := int64(len(body)), l.MaxBody(); n > limit {
 		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, limit)
 	}
@@ -125,6 +141,9 @@ func (l *Log) publish(ctx context.Context, subject string, body []byte, at time.
 		Subject: subject,
 		Header:  nats.Header{HeaderReceived: []string{strconv.FormatInt(at.UnixNano(), 10)}},
 		Data:    body,
+	}
+	if index != "" {
+		msg.Header[HeaderIndex] = []string{index}
 	}
 	ack, err := l.js.PublishMsg(ctx, msg)
 	switch {
@@ -194,6 +213,9 @@ func recordOf(seq uint64, subject string, hdr nats.Header, body []byte) (Record,
 	r := Record{Seq: seq, Received: time.Unix(0, ns).UTC(), Tick: subject == SubjectTick}
 	if !r.Tick {
 		r.Body = body
+		if v := hdr[HeaderIndex]; len(v) > 0 {
+			r.Index = v[0]
+		}
 	}
 	return r, nil
 }

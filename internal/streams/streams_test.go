@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -320,6 +321,36 @@ func TestAppendTooLarge(t *testing.T) {
 	}
 	if _, err := l.Append(context.Background(), make([]byte, l.MaxBody()), t0); err != nil {
 		t.Errorf("Append of exactly MaxBody: %v", err)
+	}
+}
+
+// An index appended with a body comes back with it from Read and Last; one
+// that would not fit in the message beside the body is left out, and the
+// body is still stored.
+func TestAppendIndexed(t *testing.T) {
+	c := open(t, Options{MaxPayload: 64 << 10})
+	l := c.Log()
+	ctx := context.Background()
+	if _, err := l.AppendIndexed(ctx, []byte("a"), t0, "AQAB"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, []byte("b"), t0); err != nil {
+		t.Fatal(err)
+	}
+	full := make([]byte, l.MaxBody())
+	if _, err := l.AppendIndexed(ctx, full, t0, "AQAB"); err != nil {
+		t.Fatalf("a body of MaxBody with an index: %v", err)
+	}
+	recs := readN(t, l, 0, 3)
+	if recs[0].Index != "AQAB" || recs[1].Index != "" || recs[2].Index != "" || len(recs[2].Body) != len(full) {
+		t.Errorf("indexes read %q, %q, %q; want AQAB, none, none (left out)", recs[0].Index, recs[1].Index, recs[2].Index)
+	}
+	var last []string
+	if err := l.Last(ctx, 3, func(r Record) bool { last = append(last, r.Index); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(last, []string{"", "", "AQAB"}) {
+		t.Errorf("Last gave indexes %q", last)
 	}
 }
 

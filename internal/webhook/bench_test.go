@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/heraldmail/herald/engine"
 )
 
 // The benchmarks run over a Version 2 body of 100 events (Mailjet's
@@ -57,6 +59,25 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if events, err := Decode(body, now); err != nil || len(events) != benchEvents {
+			b.Fatal(len(events), err)
+		}
+	}
+	reportPerEvent(b)
+}
+
+// BenchmarkDecodeIndexed is Decode as the event log's consumer runs it:
+// with the index ingest wrote, into the previous record's events.
+func BenchmarkDecodeIndexed(b *testing.B) {
+	body := benchBody(b, benchEvents)
+	_, spans, _ := CheckSpans(body, nil)
+	index := Index(spans)
+	now := time.Now()
+	var events []engine.Event
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if events, err = DecodeIndexed(events, body, index, now); err != nil || len(events) != benchEvents {
 			b.Fatal(len(events), err)
 		}
 	}

@@ -12,12 +12,20 @@ func Check(body []byte) (n int, err error) {
 	return check(body, &st, nil)
 }
 
-// span is where one event's object lies in a body: body[start:end].
-type span struct{ start, end int }
+// CheckSpans is Check that also appends to spans where each event lies, for
+// the event log's index (Index).
+func CheckSpans(body []byte, spans []Span) (int, []Span, error) {
+	var st kindStack
+	n, err := check(body, &st, &spans)
+	return n, spans, err
+}
+
+// Span is where one event's object lies in a body: body[Start:End].
+type Span struct{ Start, End int }
 
 // check is Check; when spans is not nil it also appends where each event
 // lies, so that Decode needs no second pass to split the body.
-func check(body []byte, st *kindStack, spans *[]span) (n int, err error) {
+func check(body []byte, st *kindStack, spans *[]Span) (n int, err error) {
 	i := skipSpace(body, 0)
 	if i >= len(body) {
 		return 0, syntaxError(body, i)
@@ -29,7 +37,7 @@ func check(body []byte, st *kindStack, spans *[]span) (n int, err error) {
 	case '{':
 		n = 1
 		if end, ok = skipValue(body, i, 0, st); ok && spans != nil {
-			*spans = append(*spans, span{i, end})
+			*spans = append(*spans, Span{i, end})
 		}
 	case '[':
 		n, end, badElem, ok = checkArray(body, i, st, spans)
@@ -61,7 +69,7 @@ func check(body []byte, st *kindStack, spans *[]span) (n int, err error) {
 // object it stops and returns that element's index and offset (in end) with
 // ok true, so check can finish the syntax check before choosing between
 // ErrNotJSON and ErrNotObject.
-func checkArray(b []byte, i int, st *kindStack, spans *[]span) (n, end, badElem int, ok bool) {
+func checkArray(b []byte, i int, st *kindStack, spans *[]Span) (n, end, badElem int, ok bool) {
 	st.set(1, false)
 	if i = skipSpace(b, i+1); i < len(b) && b[i] == ']' {
 		return 0, i + 1, -1, true
@@ -75,7 +83,7 @@ func checkArray(b []byte, i int, st *kindStack, spans *[]span) (n, end, badElem 
 			return n, i, -1, false
 		}
 		if spans != nil {
-			*spans = append(*spans, span{start, i})
+			*spans = append(*spans, Span{start, i})
 		}
 		n++
 		if i = skipSpace(b, i); i >= len(b) {

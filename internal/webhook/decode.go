@@ -23,24 +23,28 @@ func Decode(body []byte, received time.Time) ([]engine.Event, error) {
 func DecodeInto(dst []engine.Event, body []byte, received time.Time) ([]engine.Event, error) {
 	var st kindStack // also reused to validate each event's Payload
 	// Mailjet events take 300 to 600 bytes: this capacity rarely needs to grow.
-	spans := make([]span, 0, len(body)/256+1)
+	spans := make([]Span, 0, len(body)/256+1)
 	n, err := check(body, &st, &spans)
 	if err != nil {
 		return dst[:0], err
 	}
-	var events []engine.Event
-	if cap(dst) >= n && cap(dst) > 0 {
-		events = dst[:n]
-		clear(events)
-	} else {
-		events = make([]engine.Event, n)
-	}
+	events := reuse(dst, n)
 	for k, sp := range spans {
 		ev := &events[k]
-		decodeEvent(body[sp.start:sp.end], ev, &st)
+		decodeEvent(body[sp.Start:sp.End], ev, &st)
 		ev.Received = received
 	}
 	return events, nil
+}
+
+// reuse returns n zero events in dst's storage when it is large enough.
+func reuse(dst []engine.Event, n int) []engine.Event {
+	if cap(dst) >= n && cap(dst) > 0 {
+		events := dst[:n]
+		clear(events)
+		return events
+	}
+	return make([]engine.Event, n)
 }
 
 // decodeEvent decodes the object b, already validated, into ev.

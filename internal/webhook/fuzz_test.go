@@ -87,6 +87,11 @@ func FuzzDecode(f *testing.F) {
 		if len(events) != n {
 			t.Fatalf("Decode gave %d events, Check counted %d", len(events), n)
 		}
+		// The log's consumer decodes with the index ingest wrote: the same.
+		_, spans, _ := CheckSpans(body, nil)
+		if indexed, err := DecodeIndexed(nil, body, Index(spans), at); err != nil || !reflect.DeepEqual(indexed, events) {
+			t.Fatalf("DecodeIndexed differs from Decode (%v)", err)
+		}
 		for i, raw := range oracleObjects(t, body) {
 			compareEvent(t, &events[i], raw, at)
 			checkRoundTrip(t, events[i], at.Add(time.Second))
