@@ -223,7 +223,7 @@ func (m *merged) merge(batch []*pendingAppend) {
 		if i > 0 {
 			m.body = append(m.body, ',')
 		}
-		start, end := events(p.body)
+		start, end := eventText(p.body)
 		shift := len(m.body) - start
 		m.body = append(m.body, p.body[start:end]...)
 		known = known && p.spans != nil
@@ -237,9 +237,9 @@ func (m *merged) merge(batch []*pendingAppend) {
 	}
 }
 
-// events returns where a body's events are: the object, or what lies
+// eventText returns where a body's events are: the object, or what lies
 // inside the array's brackets, without surrounding whitespace.
-func events(b []byte) (start, end int) {
+func eventText(b []byte) (start, end int) {
 	start, end = trim(b, 0, len(b))
 	if start < end && b[start] == '[' {
 		start, end = trim(b, start+1, end-1)
