@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 // testTTL is short so the tests that wait for an expiry stay quick (yet
@@ -39,6 +41,13 @@ func bucket(t *testing.T, urls []string, ttl time.Duration) jetstream.KeyValue {
 	return kv
 }
 
+// changed is fired by every replica whenever what the tests look at may
+// have changed: its onAcquire started or ended, or its lease's value was
+// seen to change (OnChange). Waits re-check their condition then. One
+// signal for all replicas lets a wait watch several; a fire from another
+// test's replica only costs a check.
+var changed testutil.Signal
+
 // replica is one participant: its lease and what its onAcquire saw.
 type replica struct {
 	l        *Lease
@@ -55,6 +64,13 @@ func run(t *testing.T, opt Options) *replica {
 	t.Helper()
 	r := &replica{reg: prometheus.NewRegistry(), acquired: make(chan struct{}, 100), done: make(chan struct{})}
 	opt.Registerer = r.reg
+	onChange := opt.OnChange
+	opt.OnChange = func(info Info, ok bool) {
+		if onChange != nil {
+			onChange(info, ok)
+		}
+		changed.Fire()
+	}
 	if opt.TTL == 0 {
 		opt.TTL = testTTL
 	}
@@ -67,8 +83,10 @@ func run(t *testing.T, opt Options) *replica {
 			r.terms.Add(1)
 			r.running.Store(true)
 			r.acquired <- struct{}{}
+			changed.Fire()
 			<-ctx.Done()
 			r.running.Store(false)
+			changed.Fire()
 		})
 	}()
 	t.Cleanup(r.stop)
@@ -149,23 +167,18 @@ func watchOverlap(t *testing.T, rs []*replica) {
 	t.Cleanup(func() { close(stop); wg.Wait() })
 }
 
-// waitFor polls cond every 5 ms until it holds, failing after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+// waitUntil waits until cond holds, checking it each time a replica fires
+// changed, and fails after d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an event
-	}
+	testutil.WaitUntil(t, d, what, &changed, cond)
 }
 
 // waitAcquired waits until one of rs runs onAcquire and returns it.
 func waitAcquired(t *testing.T, rs []*replica, d time.Duration) *replica {
 	t.Helper()
 	var got *replica
-	waitFor(t, d, "a replica to acquire the lease", func() bool {
+	waitUntil(t, d, "a replica to acquire the lease", func() bool {
 		for _, r := range rs {
 			if r.running.Load() {
 				got = r

@@ -23,7 +23,7 @@ func TestElectionAndHandOver(t *testing.T) {
 	watchOverlap(t, rs)
 	first := waitAcquired(t, rs, 10*time.Second)
 	for _, r := range rs {
-		waitFor(t, 5*time.Second, "every replica to know the holder", func() bool {
+		waitUntil(t, 5*time.Second, "every replica to know the holder", func() bool {
 			info, ok := r.l.Current()
 			return ok && info.Holder == first.l.ID()
 		})
@@ -78,7 +78,7 @@ func TestStalledHolderExpires(t *testing.T) {
 		t.Fatal("the stalled holder still considers itself the holder after another took over")
 	}
 	close(wake)
-	waitFor(t, 5*time.Second, "the stalled holder to notice", func() bool { return !a.running.Load() })
+	waitUntil(t, 5*time.Second, "the stalled holder to notice", func() bool { return !a.running.Load() })
 	if got := a.metric(t, "herald_lease_changes_total", "lost"); got != 1 {
 		t.Errorf("lost = %v, want 1", got)
 	}
@@ -113,7 +113,7 @@ func TestPausedHolderStopsAtItsDeadline(t *testing.T) {
 	if a.l.Held() {
 		t.Fatal("Held is true past the local deadline")
 	}
-	waitFor(t, testTTL, "a's onAcquire to be cancelled", func() bool { return !a.running.Load() })
+	waitUntil(t, testTTL, "a's onAcquire to be cancelled", func() bool { return !a.running.Load() })
 	// a waits TTL/4 before it competes again; keep it from doing so.
 	a.stop()
 	if got := a.metric(t, "herald_lease_changes_total", "lost"); got != 1 {
@@ -134,7 +134,7 @@ func TestTakenOverKey(t *testing.T) {
 	if _, err := kv.Put(context.Background(), DefaultKey, intruder); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "a to stop", func() bool { return !a.running.Load() && !a.l.Held() })
+	waitUntil(t, 5*time.Second, "a to stop", func() bool { return !a.running.Load() && !a.l.Held() })
 	info, ok := a.l.Current()
 	if !ok || info.Holder != "intruder" {
 		t.Errorf("a sees holder %q (%v), want intruder", info.Holder, ok)
@@ -163,9 +163,9 @@ func TestRulesVersionReachesOthers(t *testing.T) {
 			seen = append(seen, info.Holder+":"+info.Rules)
 		}
 	}})
-	waitFor(t, 5*time.Second, "b to see v1", func() bool { info, _ := b.l.Current(); return info.Rules == "v1" })
+	waitUntil(t, 5*time.Second, "b to see v1", func() bool { info, _ := b.l.Current(); return info.Rules == "v1" })
 	version.Store("v2")
-	waitFor(t, 5*time.Second, "b to see v2", func() bool { info, _ := b.l.Current(); return info.Rules == "v2" })
+	waitUntil(t, 5*time.Second, "b to see v2", func() bool { info, _ := b.l.Current(); return info.Rules == "v2" })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 2 || seen[0] != "a:v1" || seen[1] != "a:v2" {
