@@ -49,11 +49,24 @@ type replica struct {
 	first     atomic.Int64 // when it processed its first record (unix ns), 0 before
 }
 
+// testCluster is a NATS cluster for herald replicas, with the signals
+// their engine hooks fire: shared, so that a wait on several replicas
+// wakes whichever moved.
+type testCluster struct {
+	*streamstest.Cluster
+	signals
+}
+
+// startCluster starts n NATS servers on loopback.
+func startCluster(t *testing.T, n int) *testCluster {
+	return &testCluster{Cluster: streamstest.StartCluster(t, n)}
+}
+
 // startHerald starts n NATS servers and, for each of names, a herald
 // replica using all of them.
-func startHerald(t *testing.T, servers int, names ...string) (*streamstest.Cluster, []*replica) {
+func startHerald(t *testing.T, servers int, names ...string) (*testCluster, []*replica) {
 	t.Helper()
-	cl := streamstest.StartCluster(t, servers)
+	cl := startCluster(t, servers)
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
 	writeRules(t, rules, clusterRules)
 	var rs []*replica
@@ -64,8 +77,9 @@ func startHerald(t *testing.T, servers int, names ...string) (*streamstest.Clust
 }
 
 // startReplica starts one herald replica on the cluster; hooks.processed
-// is wrapped to count the records its engine processes.
-func startReplica(t *testing.T, cl *streamstest.Cluster, rules, name string, hooks engineHooks) *replica {
+// is wrapped to count the records its engine processes, and every hook
+// fires the cluster's signals.
+func startReplica(t *testing.T, cl *testCluster, rules, name string, hooks engineHooks) *replica {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.NATS = cl.URL()
@@ -79,6 +93,7 @@ func startReplica(t *testing.T, cl *streamstest.Cluster, rules, name string, hoo
 			inner(seq)
 		}
 	}
+	hooks = cl.hooks(hooks)
 	hooks.leaseTTL = clusterLease
 	logs := &testutil.Buffer{}
 	m := NewMain(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -87,7 +102,7 @@ func startReplica(t *testing.T, cl *streamstest.Cluster, rules, name string, hoo
 		m.Close()
 		t.Fatalf("replica %s: Run: %v\n%s", name, err, logs)
 	}
-	r.daemon = &daemon{t: t, m: m, base: "http://" + m.Addr(), logs: logs, client: &http.Client{Timeout: 30 * time.Second}}
+	r.daemon = &daemon{t: t, m: m, base: "http://" + m.Addr(), logs: logs, client: &http.Client{Timeout: 30 * time.Second}, signals: &cl.signals}
 	t.Cleanup(func() {
 		r.stop()
 		if t.Failed() {
@@ -116,16 +131,15 @@ func (d *daemon) clusterRules() rulesInfo {
 // end as soon as their condition holds.
 const loaded = time.Minute
 
-// waitForIn polls cond until it holds, failing after d.
-func waitForIn(t *testing.T, d time.Duration, what string, cond func() bool) {
+// waitLease waits until cond, a condition on the replicas' leases, holds:
+// it checks cond again each time a replica of r's cluster sees its
+// lease's value change. A lease that is taken, renewed, released or lost
+// changes the value some replica sees (Lease.Held turns false on a
+// deadline, but before another replica can take the lease, which it then
+// tells).
+func waitLease(t *testing.T, what string, r *replica, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling: no signal to wait on
-	}
+	testutil.WaitUntil(t, loaded, what, &r.signals.lease, cond)
 }
 
 // waitHolder waits until exactly one of rs runs the engine and every
@@ -133,7 +147,7 @@ func waitForIn(t *testing.T, d time.Duration, what string, cond func() bool) {
 func waitHolder(t *testing.T, rs []*replica) *replica {
 	t.Helper()
 	var holder *replica
-	waitForIn(t, loaded, "one replica to hold the engine, and all to know it", func() bool {
+	waitLease(t, "one replica to hold the engine, and all to know it", rs[0], func() bool {
 		holder = nil
 		var ids []string
 		for _, r := range rs {
@@ -174,12 +188,15 @@ func waitHolder(t *testing.T, rs []*replica) *replica {
 // event a new message (sent and open alternately), and remembers those
 // acknowledged.
 type poster struct {
-	next  atomic.Int64
-	mu    sync.Mutex
-	acked map[int64]string // event id → type
-	codes map[string]int   // answers other than 200: "replica status" → count (status 0: no answer)
-	stops map[*replica]chan struct{}
-	wgs   map[*replica]*sync.WaitGroup
+	next     atomic.Int64
+	mu       sync.Mutex
+	acked    map[int64]string // event id → type
+	sent     int              // acknowledged sent events
+	opens    int              // acknowledged open events
+	codes    map[string]int   // answers other than 200: "replica status" → count (status 0: no answer)
+	stops    map[*replica]chan struct{}
+	wgs      map[*replica]*sync.WaitGroup
+	ackedSig testutil.Signal // fired after each acknowledged event
 }
 
 func newPoster() *poster {
@@ -236,26 +253,33 @@ func (p *poster) post(r *replica) {
 		resp.Body.Close()
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if code == http.StatusOK {
-		p.acked[id] = typ
-	} else {
+	if code != http.StatusOK {
 		p.codes[fmt.Sprintf("%s %d", r.name, code)]++
+		p.mu.Unlock()
+		return
 	}
+	p.acked[id] = typ
+	if typ == "sent" {
+		p.sent++
+	} else {
+		p.opens++
+	}
+	p.mu.Unlock()
+	p.ackedSig.Fire()
 }
 
 // count returns the acknowledged events by type.
 func (p *poster) count() (sent, open int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, typ := range p.acked {
-		if typ == "sent" {
-			sent++
-		} else {
-			open++
-		}
-	}
-	return sent, open
+	return p.sent, p.opens
+}
+
+// waitAcked waits until n events were acknowledged, re-checking after
+// each acknowledgement.
+func (p *poster) waitAcked(t *testing.T, what string, n int) {
+	t.Helper()
+	testutil.WaitUntil(t, loaded, what, &p.ackedSig, func() bool { s, o := p.count(); return s+o >= n })
 }
 
 // jobs reads every job on HERALD_ACTIONS.
@@ -379,21 +403,20 @@ func (d *daemon) logBodies() []string {
 }
 
 // waitProcessed waits until the jobs on the action stream number every
-// event in the log, and returns them.
+// event in the log, and returns them. It reads them again each time an
+// engine processes a record: the engine queues a record's jobs before it
+// calls Processed. A read may still miss the newest jobs (the stream
+// answers direct gets from any of its replicas, a follower maybe behind);
+// then the next clock tick, a record each second, brings another look.
 func waitProcessed(t *testing.T, d *replica, sent, opens int) []pipeline.Job {
 	t.Helper()
 	var jobs []pipeline.Job
-	deadline := time.Now().Add(loaded)
-	for {
+	what := fmt.Sprintf("jobs for the %d sent and %d opens in the log", sent, opens)
+	testutil.WaitUntil(t, loaded, what, &d.signals.processed, func() bool {
 		jobs = d.jobs()
-		if len(jobs) >= sent+opens {
-			return jobs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d jobs queued, want %d (%d sent, %d opens in the log)", len(jobs), sent+opens, sent, opens)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the stream
-	}
+		return len(jobs) >= sent+opens
+	})
+	return jobs
 }
 
 func others(rs []*replica, x *replica) []*replica {

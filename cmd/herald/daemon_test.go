@@ -38,27 +38,35 @@ func testConfig(t *testing.T) *config.Config {
 
 // daemon is a running Main and a client for it.
 type daemon struct {
-	t      *testing.T
-	m      *Main
-	base   string // scheme://host:port
-	logs   *testutil.Buffer
-	client *http.Client
-	user   string // basic auth for post, when set
-	pass   string
-	token  string // admin token for get, when set
+	t       *testing.T
+	m       *Main
+	base    string // scheme://host:port
+	logs    *testutil.Buffer
+	client  *http.Client
+	user    string // basic auth for post, when set
+	pass    string
+	token   string   // admin token for get, when set
+	signals *signals // fired by m's engine hooks
 }
 
-// start runs a Main for cfg and stops it when the test ends.
-func start(t *testing.T, cfg *config.Config) *daemon {
+// start runs a Main for cfg and stops it when the test ends. Its engine
+// hooks fire the daemon's signals; setup, when given, changes the Main
+// before Run (more hooks).
+func start(t *testing.T, cfg *config.Config, setup ...func(*Main)) *daemon {
 	t.Helper()
 	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := NewMain(cfg, logger)
+	sig := &signals{}
+	m.hooks = sig.hooks(m.hooks)
+	for _, f := range setup {
+		f(m)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		t.Fatalf("Run: %v\n%s", err, logs)
 	}
-	d := &daemon{t: t, m: m, base: "http://" + m.Addr(), logs: logs, client: &http.Client{Timeout: 30 * time.Second}}
+	d := &daemon{t: t, m: m, base: "http://" + m.Addr(), logs: logs, client: &http.Client{Timeout: 30 * time.Second}, signals: sig}
 	if b := cfg.Webhook.BasicAuth; b != nil {
 		d.user, d.pass = b.Username, b.Password.Value()
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,7 +12,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/heraldmail/herald/internal/config"
+	"github.com/heraldmail/herald/internal/dispatch"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 // recorder is a fake receiver that keeps every request.
@@ -110,6 +115,19 @@ func TestServeEndToEnd(t *testing.T) {
 		"slack": {Type: "slack", WebhookURL: config.Secret(slSrv.URL + "/services/" + secrets["slack path"])},
 	}
 	d := start(t, cfg)
+	// Each delivery status the dispatcher stores is an update of its
+	// bucket: the firings are re-checked on each.
+	statuses := &testutil.Signal{}
+	kv, err := d.m.conn.JetStream().KeyValue(context.Background(), dispatch.StatusBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := kv.WatchAll(context.Background(), jetstream.UpdatesOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Stop() })
+	testutil.Relay(t, statuses, w.Updates())
 	for _, body := range []string{
 		`{"event":"sent","time":1,"MessageID":576460765503091475,"email":"ann@x.com"}`,
 		`{"event":"open","time":2,"MessageID":576460765503091475,"email":"ann@x.com"}`,
@@ -122,7 +140,7 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Fatalf("post: %d %s", r.code, r.body)
 		}
 	}
-	waitFor(t, "every firing settled", func() bool {
+	waitUntil(t, "every firing settled", statuses, func() bool {
 		jobs := d.firingStatuses()
 		return len(jobs) == 4 && !strings.Contains(strings.Join(jobs, " "), "queued") && !strings.Contains(strings.Join(jobs, " "), "retrying")
 	})

@@ -12,7 +12,7 @@ import (
 
 	"github.com/heraldmail/herald/internal/lease"
 	"github.com/heraldmail/herald/internal/streams"
-	"github.com/heraldmail/herald/internal/streams/streamstest"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 // Three replicas, one engine: closing the replica that runs it while
@@ -26,7 +26,7 @@ func TestClusterFailover(t *testing.T) {
 	waitHolder(t, rs)
 	p := newPoster()
 	p.start(rs...)
-	waitForIn(t, loaded, "events to flow", func() bool { s, o := p.count(); return s+o >= 100 })
+	p.waitAcked(t, "events to flow", 100)
 
 	// Stop posting to the holder, then close it while the others take
 	// events.
@@ -40,14 +40,14 @@ func TestClusterFailover(t *testing.T) {
 	leader.stop()
 	closed := time.Since(start)
 	next := waitHolder(t, rest)
-	waitForIn(t, loaded, "the new holder to process", func() bool { return next.first.Load() != 0 })
+	testutil.WaitUntil(t, loaded, "the new holder to process", &next.signals.processed, func() bool { return next.first.Load() != 0 })
 	failover := time.Unix(0, next.first.Load()).Sub(start)
 	t.Logf("failover: leader Close → new leader processing: %v (Close took %v; lease %v)", failover, closed, clusterLease)
 	if failover >= clusterLease {
 		t.Errorf("failover took %v, want less than the lease time %v (the lease is released on Close)", failover, clusterLease)
 	}
 	s, o := p.count()
-	waitForIn(t, loaded, "events to flow to the new holder", func() bool { s2, o2 := p.count(); return s2+o2 >= s+o+100 })
+	p.waitAcked(t, "events to flow to the new holder", s+o+100)
 	p.halt()
 
 	if len(p.codes) != 0 {
@@ -83,7 +83,7 @@ func TestClusterNATSServerDown(t *testing.T) {
 	checkReplicated(t, rs[0])
 	p := newPoster()
 	p.start(rs...)
-	waitForIn(t, loaded, "events to flow", func() bool { s, o := p.count(); return s+o >= 100 })
+	p.waitAcked(t, "events to flow", 100)
 
 	info, err := rs[0].m.conn.Log().Stream().Info(context.Background())
 	if err != nil {
@@ -101,13 +101,7 @@ func TestClusterNATSServerDown(t *testing.T) {
 	s, o := p.count()
 	start := time.Now()
 	cl.Stop(stopped)
-	deadline := time.Now().Add(loaded)
-	for s2, o2 := p.count(); s2+o2 < s+o+200; s2, o2 = p.count() {
-		if time.Now().After(deadline) {
-			t.Fatalf("ingest stalled after NATS server %s stopped: %d acknowledged since", info.Cluster.Leader, s2+o2-s-o)
-		}
-		time.Sleep(5 * time.Millisecond) // polling the counters
-	}
+	p.waitAcked(t, fmt.Sprintf("200 events acknowledged after NATS server %s stopped (ingest stalled)", info.Cluster.Leader), s+o+200)
 	t.Logf("200 more events acknowledged %v after stopping %s", time.Since(start), info.Cluster.Leader)
 	p.halt()
 	t.Logf("answers other than 200: %v", p.codes)
@@ -133,7 +127,7 @@ func TestClusterPausedLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-server NATS cluster and 2 replicas")
 	}
-	cl := streamstest.StartCluster(t, 3)
+	cl := startCluster(t, 3)
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
 	writeRules(t, rules, clusterRules)
 
@@ -161,7 +155,7 @@ func TestClusterPausedLeader(t *testing.T) {
 			}
 		},
 	})
-	waitForIn(t, loaded, "a to run the engine", func() bool { return a.m.runner.lease.Held() })
+	waitLease(t, "a to run the engine", a, a.m.runner.lease.Held)
 	b := startReplica(t, cl, rules, "b", engineHooks{})
 	if h := waitHolder(t, []*replica{a, b}); h != a {
 		t.Skipf("%s runs the engine: the lease moved while the replicas started (a loaded machine)", h.name)
@@ -176,7 +170,7 @@ func TestClusterPausedLeader(t *testing.T) {
 		}
 	}
 	post(5)
-	waitForIn(t, loaded, "a to process them", func() bool { return a.processed.Load() >= 5 })
+	testutil.WaitUntil(t, loaded, "a to process them", &a.signals.processed, func() bool { return a.processed.Load() >= 5 })
 
 	arm.Store(true)
 	post(1)
@@ -187,19 +181,19 @@ func TestClusterPausedLeader(t *testing.T) {
 		t.Fatal("a did not process the event")
 	}
 	start := time.Now()
-	waitForIn(t, loaded, "b to take over from the paused a", func() bool { return b.m.runner.lease.Held() })
+	waitLease(t, "b to take over from the paused a", b, b.m.runner.lease.Held)
 	t.Logf("b took over %v after a paused (lease %v)", time.Since(start), clusterLease)
 	if a.m.runner.lease.Held() {
 		t.Fatal("a still considers itself the holder after b took over")
 	}
 	post(10)
-	waitForIn(t, loaded, "b to process everything", func() bool { return len(b.jobs()) == 16 })
+	testutil.WaitUntil(t, loaded, "b to process everything", &b.signals.processed, func() bool { return len(b.jobs()) == 16 })
 
 	woke.Store(true)
 	close(wake)
 	// a's lease shows another value only once the paused term's engine
 	// has returned (Lease.Run waits for it).
-	waitForIn(t, loaded, "a's paused term to end", func() bool {
+	waitLease(t, "a's paused term to end", a, func() bool {
 		info, _ := a.m.runner.lease.Current()
 		return !sameTerm(info, pausedTerm)
 	})
@@ -226,13 +220,13 @@ func TestClusterPausedLeader(t *testing.T) {
 // the engine holder's says so (/api/rules, herald_rules_mismatch, one
 // warning) until they agree again.
 func TestClusterRulesMismatch(t *testing.T) {
-	cl := streamstest.StartCluster(t, 1)
+	cl := startCluster(t, 1)
 	dir := t.TempDir()
 	rulesA, rulesB := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
 	writeRules(t, rulesA, clusterRules)
 	writeRules(t, rulesB, clusterRules)
 	a := startReplica(t, cl, rulesA, "a", engineHooks{})
-	waitForIn(t, loaded, "a to run the engine", func() bool { return a.m.runner.lease.Held() })
+	waitLease(t, "a to run the engine", a, a.m.runner.lease.Held)
 	b := startReplica(t, cl, rulesB, "b", engineHooks{})
 	if h := waitHolder(t, []*replica{a, b}); h != a {
 		t.Skipf("%s runs the engine: the lease moved while the replicas started (a loaded machine)", h.name)
@@ -243,7 +237,7 @@ func TestClusterRulesMismatch(t *testing.T) {
 
 	changed := clusterRules + "  - name: clicked\n    on: click\n    do: [{slack: {text: click}}]\n"
 	writeRules(t, rulesB, changed)
-	waitForIn(t, loaded, "b to report the mismatch", func() bool { return b.clusterRules().Engine.RulesMismatch })
+	testutil.WaitUntil(t, loaded, "b to report the mismatch", &b.signals.reloaded, func() bool { return b.clusterRules().Engine.RulesMismatch })
 	if m := b.get("/metrics"); !strings.Contains(m.body, "herald_rules_mismatch 1") {
 		t.Errorf("b's metrics: %s", grepLines(m.body, "herald_rules_mismatch"))
 	}
@@ -252,7 +246,8 @@ func TestClusterRulesMismatch(t *testing.T) {
 	}
 
 	writeRules(t, rulesA, changed)
-	waitForIn(t, loaded, "b to see the holder run its rules", func() bool { return !b.clusterRules().Engine.RulesMismatch })
+	// a writes its new rules version at its next renewal; b's watch sees it.
+	waitLease(t, "b to see the holder run its rules", b, func() bool { return !b.clusterRules().Engine.RulesMismatch })
 	if m := b.get("/metrics"); !strings.Contains(m.body, "herald_rules_mismatch 0") {
 		t.Errorf("b's metrics: %s", grepLines(m.body, "herald_rules_mismatch"))
 	}

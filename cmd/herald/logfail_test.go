@@ -8,8 +8,10 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/heraldmail/herald/internal/config"
+	"github.com/heraldmail/herald/internal/testutil"
 )
 
 // A full log (log.max_bytes) refuses appends: the webhook answers 503
@@ -90,8 +92,11 @@ func TestServeNATSDown(t *testing.T) {
 		t.Errorf("/readyz with NATS down: %d, want 503", r.code)
 	}
 
+	// Ready again is checked each time herald's NATS connection comes back.
+	reconnected := &testutil.Signal{}
+	testutil.Relay(t, reconnected, d.m.conn.NATS().StatusChanged(nats.CONNECTED))
 	startNATS(t, store, port) // the same server back, same store
-	waitFor(t, "herald to reconnect", func() bool { return d.get("/readyz").code == http.StatusOK })
+	waitUntil(t, "herald to reconnect", reconnected, func() bool { return d.get("/readyz").code == http.StatusOK })
 	if r := d.post(evs[2]); r.code != http.StatusOK {
 		t.Fatalf("after NATS came back: %d %s", r.code, r.body)
 	}

@@ -100,16 +100,16 @@ func TestServeReload(t *testing.T) {
 			t.Fatalf("post: %d %s", r.code, r.body)
 		}
 	}
-	waitFor(t, "4 events processed", func() bool { return d.rules().Events == 4 })
+	waitUntil(t, "4 events processed", &d.signals.processed, func() bool { return d.rules().Events == 4 })
 
 	writeRules(t, cfg.Rules, reloadRulesV2)
-	waitFor(t, "the file change to reload the rules", func() bool { return d.rules().Version != v1 })
+	waitUntil(t, "the file change to reload the rules", &d.signals.reloaded, func() bool { return d.rules().Version != v1 })
 	// count-sent kept its count (3): the 4th sent fires with v2's text.
 	// opens restarted: its first open after the reload does not fire.
 	d.post(sentEvent("sent", 10))
 	d.post(sentEvent("open", 11))
 	d.post(sentEvent("click", 12))
-	waitFor(t, "7 events processed", func() bool { return d.rules().Events == 7 })
+	waitUntil(t, "7 events processed", &d.signals.processed, func() bool { return d.rules().Events == 7 })
 	var texts []string
 	for _, j := range d.firings("count-sent") {
 		texts = append(texts, fmt.Sprint(j.Action.Params["text"]))
@@ -127,7 +127,7 @@ func TestServeReload(t *testing.T) {
 	// A broken file: not applied, reported by the API and the next reload.
 	v2 := d.rules().Version
 	writeRules(t, cfg.Rules, strings.Replace(reloadRulesV2, "every: 3", "every: three", 1))
-	waitFor(t, "the reload error to be reported", func() bool { return d.rules().LastError != "" })
+	waitUntil(t, "the reload error to be reported", &d.signals.reloaded, func() bool { return d.rules().LastError != "" })
 	if info := d.rules(); info.Version != v2 || len(info.Rules) != 3 {
 		t.Errorf("after a bad file: version %s with %d rules, want %s with 3", info.Version, len(info.Rules), v2)
 	}
@@ -154,7 +154,7 @@ func TestServeReload(t *testing.T) {
 		d.post(sentEvent("click", 100+i))
 	}
 	wg.Wait()
-	waitFor(t, "47 events processed", func() bool { return d.rules().Events == 47 })
+	waitUntil(t, "47 events processed", &d.signals.processed, func() bool { return d.rules().Events == 47 })
 	if n := len(d.firings("clicks")); n != 41 {
 		t.Errorf("clicks fired %d times, want 41 (each event once)", n)
 	}

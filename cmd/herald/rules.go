@@ -119,11 +119,18 @@ func (m *Main) newLease(ctx context.Context) (*lease.Lease, error) {
 		KV:          kv,
 		TTL:         ttl,
 		Rules:       m.runner.Version,
-		OnChange:    func(lease.Info, bool) { m.runner.checkRules() },
+		OnChange:    m.leaseChanged,
 		Logger:      m.Logger,
 		Registerer:  m.Metrics.Registry,
 		BeforeRenew: m.hooks.beforeRenew,
 	}), nil
+}
+
+// leaseChanged checks the rules against the engine's when the lease's
+// value changes (lease.Options.OnChange).
+func (m *Main) leaseChanged(lease.Info, bool) {
+	m.runner.checkRules()
+	m.hooks.leaseChanged.call()
 }
 
 // runEngine runs the engine and the clock ticker while this replica holds
@@ -160,6 +167,7 @@ func (m *Main) reloadOnSIGHUP(ctx context.Context) {
 // reload reloads the rules and logs the outcome.
 func (m *Main) reload(ctx context.Context, why string) {
 	version, err := m.runner.Reload(ctx)
+	m.hooks.reloaded.call()
 	if err != nil {
 		m.Logger.Error("rules not reloaded; the previous rules keep running", "trigger", why, "err", err)
 		return
@@ -195,9 +203,20 @@ type engineState struct {
 // engineHooks let tests shorten the lease and watch or pause the engine;
 // zero values change nothing.
 type engineHooks struct {
-	leaseTTL    time.Duration    // the lease time (default lease.DefaultTTL)
-	beforeRenew func()           // lease.Options.BeforeRenew
-	processed   func(seq uint64) // pipeline.Options.Processed
+	leaseTTL     time.Duration    // the lease time (default lease.DefaultTTL)
+	beforeRenew  func()           // lease.Options.BeforeRenew
+	processed    func(seq uint64) // pipeline.Options.Processed
+	leaseChanged hook             // after the lease's value is seen to change and the rules checked against it
+	reloaded     hook             // after each reload on SIGHUP or a file change, applied or not
+}
+
+// hook is a test hook that tells when something happened; nil does nothing.
+type hook func()
+
+func (h hook) call() {
+	if h != nil {
+		h()
+	}
 }
 
 // reloadDebounce lets an editor finish writing before the file is read.

@@ -173,6 +173,10 @@ type Main struct {
 	errc      chan error
 	closeOnce sync.Once
 	closeErr  error
+
+	// wrapHandler, when set (by tests, before Run), wraps the HTTP
+	// handler: a test sees a request arrive and its body being read.
+	wrapHandler func(http.Handler) http.Handler
 }
 
 // NewMain returns a daemon for cfg that logs to logger.
@@ -277,8 +281,12 @@ func (m *Main) serverOptions() server.Options {
 // serves HTTP, or HTTPS when tls is configured, in the background.
 func (m *Main) listen() error {
 	cfg := m.Config
+	handler := m.server.Handler()
+	if m.wrapHandler != nil {
+		handler = m.wrapHandler(handler)
+	}
 	m.http = &http.Server{
-		Handler:           m.server.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
 		ReadTimeout:       cfg.HTTP.ReadTimeout.D(),
 		WriteTimeout:      cfg.HTTP.WriteTimeout.D(),

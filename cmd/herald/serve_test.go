@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -228,7 +229,16 @@ func TestServeLogsBoundAddress(t *testing.T) {
 // Close lets a request in flight finish and acknowledges its events.
 func TestServeGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	d := start(t, testConfig(t))
+	reading := make(chan struct{})
+	began := sync.OnceFunc(func() { close(reading) })
+	d := start(t, testConfig(t), func(m *Main) {
+		m.wrapHandler = func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.Body = onRead{ReadCloser: r.Body, f: began}
+				h.ServeHTTP(w, r)
+			})
+		}
+	})
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest(http.MethodPost, d.base+"/webhooks/mailjet", pr)
 	done := make(chan *http.Response, 1)
@@ -240,24 +250,34 @@ func TestServeGracefulShutdown(t *testing.T) {
 		done <- resp
 	}()
 	ev := docsEvents(t)[1]
-	// Write half the body: once the write returns, the server has begun
-	// reading this request.
+	// Send half the body: the webhook handler starts reading it and waits
+	// for the rest.
 	if _, err := pw.Write([]byte(ev[:20])); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the request to be in flight", func() bool {
-		return value(d.m.Metrics.WebhookInFlight) == 1
-	})
+	select {
+	case <-reading:
+	case <-time.After(waitLimit):
+		t.Fatal("the webhook handler did not start reading the request")
+	}
+	if n := value(d.m.Metrics.WebhookInFlight); n != 1 {
+		t.Fatalf("herald_webhook_in_flight = %v while the handler reads the body, want 1", n)
+	}
+	// http.Server runs its shutdown hooks once it has closed the listener.
+	shutdown := make(chan struct{})
+	d.m.http.RegisterOnShutdown(func() { close(shutdown) })
 	closed := make(chan error, 1)
 	go func() { closed <- d.m.Close() }()
+	select {
+	case <-shutdown:
+	case <-time.After(waitLimit):
+		t.Fatal("Close did not shut the HTTP server down")
+	}
 	// The listener closes first: new connections are refused.
-	waitFor(t, "the listener to close", func() bool {
-		c, err := (&http.Client{Timeout: time.Second}).Get(d.base + "/healthz")
-		if err == nil {
-			c.Body.Close()
-		}
-		return err != nil
-	})
+	if c, err := net.Dial("tcp", d.m.Addr()); err == nil {
+		c.Close()
+		t.Fatal("a new connection was accepted after Close shut the HTTP server down")
+	}
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned (%v) with a request in flight", err)
@@ -314,16 +334,16 @@ func TestServeCommand(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds; for conditions that give no signal.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+// onRead is a request body that calls f at each Read: a test sees the
+// handler reading the request.
+type onRead struct {
+	io.ReadCloser
+	f func()
+}
+
+func (r onRead) Read(p []byte) (int, error) {
+	r.f()
+	return r.ReadCloser.Read(p)
 }
 
 // watchWriter collects log output and sends the first submatch of re on
