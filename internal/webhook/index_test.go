@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -19,6 +20,9 @@ func TestDecodeIndexed(t *testing.T) {
 			t.Fatalf("CheckSpans: %d spans, %d events, %v", len(spans), n, err)
 		}
 		reused = spans
+		if parsed, ok := parseIndex(body, Index(spans)); !ok || !slices.Equal(parsed, spans) {
+			t.Fatalf("%s: the index of its own spans is not used: %v, %v", body, parsed, ok)
+		}
 		want, _ := Decode(body, at)
 		got, err := DecodeIndexed(nil, body, Index(spans), at)
 		if err != nil || !reflect.DeepEqual(got, want) {
@@ -45,6 +49,9 @@ func TestDecodeIndexedFallsBack(t *testing.T) {
 		"inside an object": Index([]Span{spans[0], {spans[1].Start + 37, spans[1].End - 1}}),
 		"past the end":     Index([]Span{spans[0], {spans[1].Start, len(body) + 5}}),
 	} {
+		if _, ok := parseIndex(body, index); ok {
+			t.Errorf("%s index accepted", name)
+		}
 		got, err := DecodeIndexed(nil, body, index, at)
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s index: %+v, %v; want Decode's", name, got, err)
