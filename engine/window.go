@@ -93,7 +93,7 @@ func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 		if a.arg == nil {
 			continue
 		}
-		if a.arg.pred != nil && (a.isInt || a.fn == "ratio") { // count(pred), ratio(pred)
+		if a.arg.pred != nil && (a.fn == "count" || a.fn == "ratio") { // count(pred), ratio(pred): a bool
 			if v, known := a.arg.pred(env); known {
 				vals[i] = v
 				continue
