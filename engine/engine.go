@@ -33,12 +33,17 @@ type Engine struct {
 	opt     Options
 	now     int64 // the engine clock, Unix nanoseconds: the largest time seen
 	runners []runner
-	byRule  map[string]runner
-	bases   map[*Rule]*base // each runner's counters and limit, by its rule
-	byType  map[string][]runner
-	any     []runner
-	dedup   dedupSet
-	stats   Stats
+	// advancing are the runners with something to expire as the clock
+	// moves (timers, predecessors, a limit), ticking those that re-evaluate
+	// on ticks (windows): the others' advance and tick do nothing, and
+	// Event calls advance for every event.
+	advancing, ticking []runner
+	byRule             map[string]runner
+	bases              map[*Rule]*base // each runner's counters and limit, by its rule
+	byType             map[string][]runner
+	any                []runner
+	dedup              dedupSet
+	stats              Stats
 
 	vm  vm.VM
 	env env
@@ -93,7 +98,7 @@ func New(rs *RuleSet, opt Options) *Engine {
 // stateful definition is unchanged.
 func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 	e.rules = rs
-	e.runners = e.runners[:0]
+	e.runners, e.advancing, e.ticking = e.runners[:0], e.advancing[:0], e.ticking[:0]
 	e.byRule = map[string]runner{}
 	e.bases = map[*Rule]*base{}
 	e.byType = map[string][]runner{}
@@ -122,6 +127,17 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 			s.preds = stores[key]
 		}
 		e.runners = append(e.runners, run)
+		switch run.(type) {
+		case *sequence, *absence:
+			e.advancing = append(e.advancing, run)
+		default:
+			if run.(interface{ state() *base }).state().lim != nil {
+				e.advancing = append(e.advancing, run)
+			}
+		}
+		if _, ok := run.(*window); ok {
+			e.ticking = append(e.ticking, run)
+		}
 		e.byRule[r.Name] = run
 		e.bases[r] = run.(interface{ state() *base }).state()
 	}
@@ -222,7 +238,7 @@ func (e *Engine) Tick(at time.Time, pos uint64) []Firing {
 	e.out = e.out[:0]
 	e.pos = pos
 	e.advance(at.UnixNano())
-	for _, run := range e.runners {
+	for _, run := range e.ticking {
 		run.tick(e)
 	}
 	return e.out
@@ -234,7 +250,7 @@ func (e *Engine) advance(t int64) {
 		e.now = t
 	}
 	e.dedup.expire(e.now)
-	for _, run := range e.runners {
+	for _, run := range e.advancing {
 		run.advance(e)
 	}
 }

@@ -120,8 +120,7 @@ func (e *Engine) Restore(data []byte) error {
 	if r.err != nil {
 		return fmt.Errorf("%w: %w", ErrSnapshot, r.err)
 	}
-	e.now, e.stats, e.dedup, e.runners, e.byRule, e.bases, e.byType, e.any =
-		fresh.now, fresh.stats, fresh.dedup, fresh.runners, fresh.byRule, fresh.bases, fresh.byType, fresh.any
+	*e = *fresh // the same rules and options, the restored state; e's scratch buffers go
 	return nil
 }
 

@@ -245,3 +245,41 @@ rules:
 		t.Fatalf("after the deadlines: %+v, want the firing for message 2 alone", f)
 	}
 }
+
+// A limit's memory of firings is dropped once its period has passed, for
+// every kind of rule, with or without events: the runners that only
+// advance for their limit are advanced too.
+func TestLimitForgetsAfterItsPeriod(t *testing.T) {
+	rs, err := Parse("rules.yaml", []byte(`version: 1
+rules:
+  - name: plain
+    on: click
+    limit: {by: email, max: 1, per: 1h}
+    do: [{slack: {text: "{{ email }}"}}]
+  - name: window
+    on: blocked
+    group_by: domain
+    window: 1m
+    when: count() >= 1
+    limit: {by: group, max: 1, per: 1h}
+    do: [{slack: {text: "{{ group }}"}}]
+`), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1700000000, 0).UTC()
+	e := New(rs, Options{})
+	e.Event(&Event{Type: "click", MessageID: 1, Email: "a@x.com", Received: t0}, 1)
+	e.Event(&Event{Type: "blocked", MessageID: 2, Email: "b@y.com", Domain: "y.com", Received: t0}, 2)
+	for _, name := range []string{"plain", "window"} {
+		if n := len(e.bases[e.byRule[name].rule()].lim.times); n != 1 {
+			t.Fatalf("%s: the limit remembers %d keys after firing, want 1", name, n)
+		}
+	}
+	e.Tick(t0.Add(2*time.Hour), 3)
+	for _, name := range []string{"plain", "window"} {
+		if n := len(e.bases[e.byRule[name].rule()].lim.times); n != 0 {
+			t.Errorf("%s: the limit still remembers %d keys after its period", name, n)
+		}
+	}
+}
