@@ -28,13 +28,18 @@ func DecodeInto(dst []engine.Event, body []byte, received time.Time) ([]engine.E
 	if err != nil {
 		return dst[:0], err
 	}
-	events := reuse(dst, n)
+	return decodeSpans(reuse(dst, n), body, spans, &st, received), nil
+}
+
+// decodeSpans decodes the object at each span of body into events, which
+// has one zero event per span.
+func decodeSpans(events []engine.Event, body []byte, spans []Span, st *kindStack, received time.Time) []engine.Event {
 	for k, sp := range spans {
 		ev := &events[k]
-		decodeEvent(body[sp.Start:sp.End], ev, &st)
+		decodeEvent(body[sp.Start:sp.End], ev, st)
 		ev.Received = received
 	}
-	return events, nil
+	return events
 }
 
 // reuse returns n zero events in dst's storage when it is large enough.

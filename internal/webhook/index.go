@@ -44,14 +44,8 @@ func DecodeIndexed(dst []engine.Event, body []byte, index string, received time.
 	if !ok {
 		return DecodeInto(dst, body, received)
 	}
-	events := reuse(dst, len(spans))
 	var st kindStack
-	for k, sp := range spans {
-		ev := &events[k]
-		decodeEvent(body[sp.Start:sp.End], ev, &st)
-		ev.Received = received
-	}
-	return events, nil
+	return decodeSpans(reuse(dst, len(spans)), body, spans, &st, received), nil
 }
 
 // parseIndex decodes index and checks that it describes body.
