@@ -119,3 +119,38 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 		t.Errorf("Check allocates %v times per body, want 0", allocs)
 	}
 }
+
+// TestSwarScans checks the eight-bytes-at-a-time scans against a byte loop
+// for every byte value at every position of a run longer than a word, so
+// that a carry or borrow between bytes cannot hide a stop.
+func TestSwarScans(t *testing.T) {
+	for pos := 0; pos < 12; pos++ {
+		for c := 0; c < 256; c++ {
+			digits := []byte(strings.Repeat("7", 12))
+			digits[pos] = byte(c)
+			want := 0
+			for want < len(digits) && '0' <= digits[want] && digits[want] <= '9' {
+				want++
+			}
+			if got := skipDigits(digits, 0); got != want {
+				t.Errorf("skipDigits(%q) = %d, want %d", digits, got, want)
+			}
+			str := []byte(`"` + strings.Repeat("a", 12) + `"`)
+			str[1+pos] = byte(c)
+			wantEnd, wantOK := len(str), true
+			switch {
+			case c == '"':
+				wantEnd = 1 + pos + 1
+			case c == '\\' && pos < 11: // \a is no escape
+				wantEnd, wantOK = 1+pos+1, false
+			case c == '\\': // \" escapes the closing quote
+				wantOK = false
+			case c < 0x20:
+				wantEnd, wantOK = 1+pos, false
+			}
+			if end, ok := skipString(str, 0); end != wantEnd || ok != wantOK {
+				t.Errorf("skipString(%q) = %d, %v; want %d, %v", str, end, ok, wantEnd, wantOK)
+			}
+		}
+	}
+}

@@ -32,15 +32,17 @@ func (k *kindStack) isObject(depth int) bool {
 	return k[depth>>6]&(uint64(1)<<(depth&63)) != 0
 }
 
+// spaceBits has bit c set for each JSON whitespace byte c.
+const spaceBits = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\r'
+
+// isSpace reports whether c is JSON whitespace, with one comparison for
+// the bytes above ' ' that nearly all are.
+func isSpace(c byte) bool { return c <= ' ' && spaceBits>>c&1 != 0 }
+
 // skipSpace returns the index of the first non-whitespace byte at or after i.
 func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
+	for i < len(b) && isSpace(b[i]) {
+		i++
 	}
 	return i
 }
@@ -48,11 +50,27 @@ func skipSpace(b []byte, i int) int {
 // skipValue validates the JSON value that starts at b[i] and returns the
 // index just past it. depth is the nesting depth of the value's container
 // (0 at the top level). Containers are tracked in st, not by recursion.
+// It is one loop, keys and closing brackets handled inline, because Check
+// spends its time on the few bytes between strings.
 func skipValue(b []byte, i, depth int, st *kindStack) (int, bool) {
 	base := depth
+	key := false // whether an object key is due before the value
+	var ok bool
 	for {
-		// A value is due at b[i]; whitespace is already skipped.
-		var ok bool
+		// A value (after a key when key is set) is due at b[i]; whitespace
+		// is already skipped.
+		if key {
+			if i >= len(b) || b[i] != '"' {
+				return i, false
+			}
+			if i, ok = skipString(b, i); !ok {
+				return i, false
+			}
+			if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+				return i, false
+			}
+			i = skipSpace(b, i+1)
+		}
 		if i >= len(b) {
 			return i, false
 		}
@@ -66,11 +84,7 @@ func skipValue(b []byte, i, depth int, st *kindStack) (int, bool) {
 				i, depth, ok = i+1, depth-1, true
 				break
 			}
-			if c == '{' {
-				if i, ok = skipKey(b, i); !ok {
-					return i, false
-				}
-			}
+			key = c == '{'
 			continue
 		case '"':
 			i, ok = skipString(b, i)
@@ -86,52 +100,24 @@ func skipValue(b []byte, i, depth int, st *kindStack) (int, bool) {
 		if !ok {
 			return i, false
 		}
-		if i, depth, ok = closeContainers(b, i, depth, base, st); !ok || depth == base {
-			return i, ok
-		}
-	}
-}
-
-// closeContainers consumes what follows a value: closing brackets, then
-// either the end of the outermost value (depth == base) or a comma (and, in
-// an object, the next key), leaving i where the next value is due.
-func closeContainers(b []byte, i, depth, base int, st *kindStack) (int, int, bool) {
-	for depth > base {
-		if i = skipSpace(b, i); i >= len(b) {
-			return i, depth, false
-		}
-		object := st.isObject(depth)
-		switch c := b[i]; {
-		case c == ',':
-			i = skipSpace(b, i+1)
-			if !object {
-				return i, depth, true
+		// Close containers until a comma leads to the next value.
+		for depth > base {
+			if i = skipSpace(b, i); i >= len(b) {
+				return i, false
 			}
-			i, ok := skipKey(b, i)
-			return i, depth, ok
-		case c == '}' && object, c == ']' && !object:
+			object := st.isObject(depth)
+			if c := b[i]; c == ',' {
+				i, key = skipSpace(b, i+1), object
+				break
+			} else if c != ']' && !object || c != '}' && object {
+				return i, false
+			}
 			i, depth = i+1, depth-1
-		default:
-			return i, depth, false
+		}
+		if depth == base {
+			return i, true
 		}
 	}
-	return i, depth, true
-}
-
-// skipKey validates an object key and its colon at b[i] and returns the
-// index where the member's value starts.
-func skipKey(b []byte, i int) (int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return i, false
-	}
-	i, ok := skipString(b, i)
-	if !ok {
-		return i, false
-	}
-	if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
-		return i, false
-	}
-	return skipSpace(b, i+1), true
 }
 
 // skipLiteral validates the literal lit (true, false or null) at b[i].
@@ -179,7 +165,16 @@ func skipNumber(b []byte, i int) (int, bool) {
 	return i, true
 }
 
+// skipDigits returns the index of the first byte at or after i that is not
+// an ASCII digit, looking at eight bytes at a time: ids and timestamps have
+// ten to twenty digits.
 func skipDigits(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := nonDigits(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
 	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
 		i++
 	}
@@ -192,6 +187,24 @@ const (
 	hi = 0x8080808080808080
 )
 
+// nonDigits returns a mask with the top bit set in the lowest byte of x
+// (little-endian) that is not an ASCII digit; higher bytes may be flagged
+// falsely, the lowest flagged one never is. A byte is a digit when its high
+// nibble is 3 both as it is and plus 6 (which carries '9'+1.. into 4); the
+// carry out of a byte of 0xFA or more only reaches bytes above one already
+// flagged.
+func nonDigits(x uint64) uint64 {
+	y := (x&(lo*0xF0) ^ lo*0x30) | ((x+lo*0x06)&(lo*0xF0) ^ lo*0x30)
+	return (y&^hi + lo*0x7F | y) & hi
+}
+
+// quotes returns a mask with the top bit set in each byte of x that is '"',
+// and possibly in bytes above one that is.
+func quotes(x uint64) uint64 {
+	q := x ^ (lo * '"')
+	return (q - lo) &^ q & hi
+}
+
 // stringStops returns a mask with the top bit set in the lowest byte of x
 // (little-endian) that is '"', '\\' or a control character; higher bytes may
 // be flagged falsely, the lowest flagged one never is.
@@ -203,12 +216,16 @@ func stringStops(x uint64) uint64 {
 
 // skipString validates the string whose opening quote is b[i] and returns
 // the index just past its closing quote. Plain runs are checked eight bytes
-// at a time.
+// at a time, and a closing quote found so needs no second look at the byte.
 func skipString(b []byte, i int) (int, bool) {
 	i++
 	for {
 		for i+8 <= len(b) {
-			if m := stringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if m := stringStops(x); m != 0 {
+				if low := m & -m; low&quotes(x) != 0 {
+					return i + bits.TrailingZeros64(low)>>3 + 1, true
+				}
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
