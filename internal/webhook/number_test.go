@@ -3,6 +3,8 @@ package webhook
 import (
 	"math/big"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -95,4 +97,21 @@ func bigExactInt(s string) (int64, bool) {
 		return 0, false
 	}
 	return r.Num().Int64(), true
+}
+
+// TestDigitsValue checks the eight-at-a-time conversion against strconv for
+// every length up to 18 digits and every digit at every position.
+func TestDigitsValue(t *testing.T) {
+	for n := 1; n <= 18; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := byte('0'); c <= '9'; c++ {
+				digits := []byte(strings.Repeat("9876543210", 2)[:n])
+				digits[pos] = c
+				want, err := strconv.ParseInt(string(digits), 10, 64)
+				if got := digitsValue(digits); err != nil || got != want {
+					t.Fatalf("digitsValue(%s) = %d, want %d (%v)", digits, got, want, err)
+				}
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode"
@@ -37,20 +38,7 @@ func (d *decoder) key() string {
 // strings holding some need a UTF-8 check.
 func (d *decoder) str() string {
 	b, start := d.b, d.i+1
-	i := start
-	var high uint64
-	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if quoteStops(x) != 0 {
-			break
-		}
-		high |= x
-		i += 8
-	}
-	for b[i] != '"' && b[i] != '\\' {
-		high |= uint64(b[i])
-		i++
-	}
+	i, high := stringEnd(b, start)
 	if b[i] == '\\' {
 		d.i, _ = skipString(b, d.i)
 		return unescape(b[start : d.i-1])
@@ -60,6 +48,28 @@ func (d *decoder) str() string {
 		return unescape(b[start:i])
 	}
 	return d.s[start:i]
+}
+
+// stringEnd returns the index of the first '"' or '\\' at or after i in
+// the valid JSON b, and the bytes before it ORed together (in some order),
+// whose top bit tells whether any is not ASCII.
+func stringEnd(b []byte, i int) (int, uint64) {
+	var high uint64
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := quoteStops(x); m != 0 {
+			// (m & -m) - 1 keeps the bytes below the first stop (and the
+			// stop's low seven bits, which high does not look at).
+			return i + bits.TrailingZeros64(m)>>3, high | x&(m&-m-1)
+		}
+		high |= x
+		i += 8
+	}
+	for b[i] != '"' && b[i] != '\\' {
+		high |= uint64(b[i])
+		i++
+	}
+	return i, high
 }
 
 // quoteStops is stringStops without the control characters, which valid
@@ -105,12 +115,50 @@ func (d *decoder) intValue() int64 {
 	switch c := d.b[d.i]; {
 	case c == '"':
 		v, _ = exactInt(strings.TrimSpace(d.str()))
-	case c == '-' || '0' <= c && c <= '9':
+	case '0' <= c && c <= '9':
+		// Ids and times: digits and nothing else, read without a second
+		// pass over the text.
+		start := d.i
+		if end := skipDigits(d.b, start); end-start <= 18 && !fractionOrExp(d.b, end) {
+			d.i = end
+			return digitsValue(d.b[start:end])
+		}
+		v, _ = exactInt(d.number())
+	case c == '-':
 		v, _ = exactInt(d.number())
 	default:
 		d.i = skipValid(d.b, d.i)
 	}
 	return v
+}
+
+// fractionOrExp reports whether a number's fraction or exponent starts at
+// b[i].
+func fractionOrExp(b []byte, i int) bool {
+	return i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E')
+}
+
+// digitsValue returns the value of the ASCII digits b, at most 18 of them,
+// eight at a time.
+func digitsValue(b []byte) int64 {
+	var v uint64
+	for len(b) >= 8 {
+		v = v*1e8 + eightDigits(binary.LittleEndian.Uint64(b))
+		b = b[8:]
+	}
+	for _, c := range b {
+		v = v*10 + uint64(c-'0')
+	}
+	return int64(v)
+}
+
+// eightDigits returns the value of the eight ASCII digits in x, the first
+// in the lowest byte: pairs of digits, then pairs of pairs, then the halves.
+func eightDigits(x uint64) uint64 {
+	x -= lo * '0'
+	x = (x*10 + x>>8) & 0x00FF00FF00FF00FF
+	x = (x*100 + x>>16) & 0x0000FFFF0000FFFF
+	return (x*10000 + x>>32) & 0xFFFFFFFF
 }
 
 // boolValue decodes a boolean field: true/false, a non-zero or zero number,
