@@ -133,20 +133,26 @@ func (d *decoder) field(ev *engine.Event, key string) {
 	}
 }
 
+// noPayload is the PayloadMap of every event whose Payload is not a JSON
+// object (nearly all: Mailjet sends ""). It is one map for all of them, as
+// an event's maps are shared and never written; a new empty map per event
+// was one of the two allocations Decode makes per event.
+var noPayload = map[string]any{}
+
 // payloadMap parses p as a JSON object (numbers as json.Number). It returns
-// an empty, non-nil map when p is anything else.
+// the empty, non-nil noPayload when p is anything else.
 func payloadMap(p string, st *kindStack) map[string]any {
 	i := 0
-	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+	for i < len(p) && isSpace(p[i]) {
 		i++
 	}
 	if i == len(p) || p[i] != '{' {
-		return map[string]any{}
+		return noPayload
 	}
 	b := []byte(p)
 	end, ok := skipValue(b, i, 0, st)
 	if !ok || skipSpace(b, end) != len(b) {
-		return map[string]any{}
+		return noPayload
 	}
 	d := decoder{b: b, s: p, i: i}
 	return d.object()
