@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // absence starts a timer for each matching event; the rule fires when the
 // timer ends without an `unless.event` event with the same key. An unless
@@ -41,6 +44,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 			at := e.now + int64(r.within)
 			a.keys.set(kh, -at)
 			a.earlyQ.push(expiry{kh, at})
+			e.wakeAt(at)
 		}
 	}
 	if !r.isOn(ev.Type) || !e.passes(r, env) {
@@ -60,6 +64,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 	at := e.now + int64(r.within)
 	a.keys.set(kh, at)
 	a.timers.push(kh, at, ev, r.fields)
+	e.wakeAt(at)
 	e.explain(r, OutcomeTimer, func() string {
 		return fmt.Sprintf("fires in %s unless %s with %s = %s arrives", FormatDuration(r.within), r.other, r.by.src, k)
 	})
@@ -68,7 +73,8 @@ func (a *absence) event(e *Engine, ev *Event) {
 // advance fires the timers that ended; their time is the deadline, also
 // when herald was down and the deadline passed meanwhile.
 func (a *absence) advance(e *Engine) {
-	a.expireLimit(e.now)
+	a.expireLimit(e)
+	defer func() { e.wakeAt(min(a.earlyQ.next(), a.timers.next())) }()
 	for {
 		x, ok := a.earlyQ.due(e.now)
 		if !ok {
@@ -123,6 +129,14 @@ type timerEntry struct {
 	key      uint64
 	at       int64
 	off, len uint32
+}
+
+// next returns when the oldest timer ends, math.MaxInt64 when none waits.
+func (q *timerQueue) next() int64 {
+	if q.n == 0 {
+		return math.MaxInt64
+	}
+	return q.blocks[0].entries[q.head].at
 }
 
 func (q *timerQueue) push(key uint64, at int64, ev *Event, fs fieldSet) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ type Engine struct {
 	// on ticks (windows): the others' advance and tick do nothing, and
 	// Event calls advance for every event.
 	advancing, ticking []runner
+	quiet              int64 // advance has nothing to expire before this time (0: not known)
 	byRule             map[string]runner
 	bases              map[*Rule]*base // each runner's counters and limit, by its rule
 	byType             map[string][]runner
@@ -99,6 +101,7 @@ func New(rs *RuleSet, opt Options) *Engine {
 func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 	e.rules = rs
 	e.runners, e.advancing, e.ticking = e.runners[:0], e.advancing[:0], e.ticking[:0]
+	e.quiet = 0 // the next advance asks every runner
 	e.byRule = map[string]runner{}
 	e.bases = map[*Rule]*base{}
 	e.byType = map[string][]runner{}
@@ -250,8 +253,22 @@ func (e *Engine) advance(t int64) {
 		e.now = t
 	}
 	e.dedup.expire(e.now)
+	if e.now < e.quiet {
+		return
+	}
+	e.quiet = math.MaxInt64
 	for _, run := range e.advancing {
 		run.advance(e)
+	}
+}
+
+// wakeAt notes that a runner has something to expire at at. Each runner's
+// advance notes the next thing it has to expire, and each new timer,
+// predecessor or limited firing its own time, so advance can skip every
+// runner until the earliest of them.
+func (e *Engine) wakeAt(at int64) {
+	if at < e.quiet {
+		e.quiet = at
 	}
 }
 

@@ -37,5 +37,5 @@ func (x *every) event(e *Engine, ev *Event) {
 		email: ev.Email, env: env, limitOn: true})
 }
 
-func (x *every) advance(e *Engine) { x.expireLimit(e.now) }
+func (x *every) advance(e *Engine) { x.expireLimit(e) }
 func (x *every) tick(*Engine)      {}

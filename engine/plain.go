@@ -13,5 +13,5 @@ func (p *plain) event(e *Engine, ev *Event) {
 	e.emit(firing{r: r, id: newHash().u64(e.key).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
 }
 
-func (p *plain) advance(e *Engine) { p.expireLimit(e.now) }
+func (p *plain) advance(e *Engine) { p.expireLimit(e) }
 func (p *plain) tick(*Engine)      {}

@@ -76,6 +76,7 @@ func (s *sequence) successor(e *Engine, ev *Event, k keyVal, kh uint64, mayWait 
 		w := stored{key: kh, at: e.now + int64(s.r.within), id: e.key, data: pack(ev, s.r.fields)}
 		s.waiting[kh] = append(s.waiting[kh], w)
 		s.waitQ.push(w)
+		e.wakeAt(w.at)
 		e.explain(s.r, OutcomeWaiting, func() string {
 			return fmt.Sprintf("no %s with %s = %s yet: waits up to %s for it", s.r.other, s.r.by.src, k, FormatDuration(s.r.within))
 		})
@@ -112,8 +113,9 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k keyVal) {
 }
 
 func (s *sequence) advance(e *Engine) {
-	s.expireLimit(e.now)
+	s.expireLimit(e)
 	s.preds.expire(e.now)
+	defer func() { e.wakeAt(min(s.preds.queue.next(), s.waitQ.next())) }()
 	for {
 		x, ok := s.waitQ.due(e.now)
 		if !ok {
@@ -209,6 +211,7 @@ func (p *predStore) store(e *Engine, k uint64, ev *Event) {
 	v := kept{at: e.now + p.within, data: pack(ev, p.fields)}
 	p.preds.set(k, v)
 	p.queue.push(expiry{k, v.at})
+	e.wakeAt(v.at)
 }
 
 // expire forgets the predecessors older than within; each rule sharing

@@ -135,6 +135,36 @@ func TestSequence(t *testing.T) {
 	}})
 }
 
+// A successor that waited in vain is forgotten when its wait ends, also
+// when nothing else the rule keeps is due then: advance skips the rules
+// until the earliest thing due (Engine.wakeAt), and a wait is one.
+func TestSequenceWaitEndsAlone(t *testing.T) {
+	runScenarios(t, `version: 1
+rules:
+  - name: open-after-send
+    on: open
+    after: {event: sent, within: 1h}
+    do: [slack: {text: "{{ email }}"}]
+`, []scenario{{
+		name: "the predecessor comes after the wait",
+		steps: []step{
+			ev("0s", "open", 1, "a@x.com"),
+			tick("2h"),
+			ev("2h1s", "sent", 1, "a@x.com", "time", unix("-1m")),
+		},
+	}, {
+		name: "the predecessor comes within the wait",
+		steps: []step{
+			ev("0s", "open", 1, "a@x.com"),
+			tick("30m"),
+			ev("59m", "sent", 1, "a@x.com", "time", unix("-1m")),
+		},
+		want: []string{
+			`open-after-send@59m#3 key="1" email=a@x.com slack{"text":"a@x.com"}`,
+		},
+	}})
+}
+
 // A rule whose successor and predecessor are the same type: "a second open
 // within an hour". The first open must wait as a predecessor, not fire
 // with itself as prev.

@@ -1,5 +1,7 @@
 package engine
 
+import "math"
+
 // expiry is one entry of a time-ordered queue: key expires at at.
 type expiry struct {
 	key uint64
@@ -20,6 +22,14 @@ type fifo[T interface{ when() int64 }] struct {
 }
 
 const fifoBlock = 4096
+
+// next returns when the head is due, math.MaxInt64 when the queue is empty.
+func (q *fifo[T]) next() int64 {
+	if q.n == 0 {
+		return math.MaxInt64
+	}
+	return q.blocks[0][q.head].when()
+}
 
 func (q *fifo[T]) push(x T) {
 	last := len(q.blocks) - 1
@@ -165,9 +175,10 @@ func (b *base) state() *base    { return b }
 func (b *base) setRule(r *Rule) { b.r = r }
 
 // expireLimit forgets firings older than the limit's period.
-func (b *base) expireLimit(now int64) {
+func (b *base) expireLimit(e *Engine) {
 	if b.lim != nil {
-		b.lim.expire(now)
+		b.lim.expire(e.now)
+		e.wakeAt(b.lim.queue.next())
 	}
 }
 
@@ -199,5 +210,9 @@ func (e *Engine) allow(r *Rule, lim *limiter, env *env) bool {
 	if !ok {
 		return false
 	}
-	return lim.allow(key.hash(), e.now)
+	if !lim.allow(key.hash(), e.now) {
+		return false
+	}
+	e.wakeAt(e.now + lim.per)
+	return true
 }

@@ -252,7 +252,7 @@ func (w *window) resolved(e *Engine, env *env, when bool) bool {
 	return e.test(w.r, w.r.resolveWhen, env)
 }
 
-func (w *window) advance(e *Engine) { w.expireLimit(e.now) }
+func (w *window) advance(e *Engine) { w.expireLimit(e) }
 
 // tick re-evaluates every group as the window slides, and forgets groups
 // that are empty and inactive.
