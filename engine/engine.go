@@ -32,7 +32,8 @@ type Options struct {
 type Engine struct {
 	rules   *RuleSet
 	opt     Options
-	now     int64 // the engine clock, Unix nanoseconds: the largest time seen
+	now     int64     // the engine clock, Unix nanoseconds: the largest time seen
+	nowTime time.Time // now as a time, for expressions (setNow)
 	runners []runner
 	// advancing are the runners with something to expire as the clock
 	// moves (timers, predecessors, a limit), ticking those that re-evaluate
@@ -91,6 +92,7 @@ func New(rs *RuleSet, opt Options) *Engine {
 		opt.DedupHorizon = 24 * time.Hour
 	}
 	e := &Engine{opt: opt}
+	e.setNow(0)
 	e.dedup.horizon = int64(opt.DedupHorizon)
 	e.install(rs, nil)
 	return e
@@ -169,7 +171,12 @@ func (e *Engine) Reload(rs *RuleSet) {
 func (e *Engine) Rules() *RuleSet { return e.rules }
 
 // Now returns the engine clock: the largest time it has seen.
-func (e *Engine) Now() time.Time { return time.Unix(0, e.now).UTC() }
+func (e *Engine) Now() time.Time { return e.nowTime }
+
+// setNow sets the clock, in both its forms.
+func (e *Engine) setNow(t int64) {
+	e.now, e.nowTime = t, time.Unix(0, t).UTC()
+}
 
 // Duplicates returns how many events were dropped as duplicates: Stats's
 // Duplicates, without building the rules' counters.
@@ -250,7 +257,7 @@ func (e *Engine) Tick(at time.Time, pos uint64) []Firing {
 // advance moves the clock forward and lets every rule expire what is due.
 func (e *Engine) advance(t int64) {
 	if t > e.now {
-		e.now = t
+		e.setNow(t)
 	}
 	e.dedup.expire(e.now)
 	if e.now < e.quiet {
@@ -416,7 +423,7 @@ func (e *Engine) unpacked(data string, fields fieldSet) *Event {
 }
 
 func (e *Engine) eventEnv(ev *Event) *env {
-	e.env = env{Event: ev, Now: time.Unix(0, e.now).UTC()}
+	e.env = env{Event: ev, Now: e.nowTime}
 	return &e.env
 }
 

@@ -78,7 +78,7 @@ func (e *Engine) Restore(data []byte) error {
 		return fmt.Errorf("%w: version %d, this herald reads 1 and %d", ErrSnapshot, version, snapshotVersion)
 	}
 	fresh := New(e.rules, e.opt)
-	fresh.now = r.i()
+	fresh.setNow(r.i())
 	fresh.stats.Events, fresh.stats.Duplicates, fresh.stats.SendTests, fresh.stats.Errors = r.u(), r.u(), r.u(), r.u()
 	for _, x := range r.expiries() {
 		fresh.dedup.ids.set(x.key, struct{}{})

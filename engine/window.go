@@ -177,7 +177,7 @@ func (g *wgroup) forget(b, d int, cur int64) {
 
 // values fills the environment's aggregates from the group's totals.
 func (w *window) values(e *Engine, g *wgroup) *env {
-	e.env = env{Group: g.key, Now: e.Now(), AggI: w.aggI[:0], AggF: w.aggF[:0]}
+	e.env = env{Group: g.key, Now: e.nowTime, AggI: w.aggI[:0], AggF: w.aggF[:0]}
 	env := &e.env
 	di := 0
 	for range g.totI {
