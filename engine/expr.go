@@ -138,7 +138,7 @@ func (c *exprCompiler) compileRaw(n *yaml.Node, key, src string, offset int, sc 
 	if i, ok := fieldIndex[strings.TrimSpace(src)]; ok && sc != scopeWindow {
 		field = i
 	}
-	return &program{src: src, prog: p, field: field, fast: compileFast(p.Node()), pred: compilePred(p.Node())}, nil
+	return &program{src: src, prog: p, field: field, fast: compileTop(p.Node()), pred: compilePred(p.Node())}, nil
 }
 
 // scopeCheck rejects names that the expression's place does not offer.

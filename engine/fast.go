@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/url"
 	"reflect"
 	"strings"
 	"unsafe"
@@ -60,6 +61,43 @@ func (v fval) any() any {
 		return v.f
 	case fBool:
 		return v.b
+	}
+	return nil
+}
+
+// compileTop is compileFast for a whole expression, which may also be a
+// call of the helpers percent or urlquery, as templates have them:
+// "{{ urlquery(email) }}". Their results are strings, and when the
+// argument is not what they take the call returns nil, which sends the
+// expression to the VM (inside another expression nil would be a value).
+func compileTop(node ast.Node) fastFn {
+	call, ok := node.(*ast.CallNode)
+	if !ok {
+		return compileFast(node)
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok || len(call.Arguments) != 1 {
+		return nil
+	}
+	x := compileFast(call.Arguments[0])
+	if x == nil {
+		return nil
+	}
+	switch id.Value {
+	case "percent":
+		return func(e *env) fval {
+			if f, ok := x(e).num(); ok {
+				return fval{k: fStr, s: percent(f)}
+			}
+			return fval{}
+		}
+	case "urlquery":
+		return func(e *env) fval {
+			if v := x(e); v.k == fStr {
+				return fval{k: fStr, s: url.QueryEscape(v.s)}
+			}
+			return fval{}
+		}
 	}
 	return nil
 }
