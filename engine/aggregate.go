@@ -19,12 +19,27 @@ var errReported = errors.New("reported")
 // aggregate per bucket, and the call in `when` or a template is replaced by a
 // read of that value.
 type aggregate struct {
-	fn    string   // count, ratio, sum, avg, distinct
+	fn    string // count, ratio, sum, avg, distinct
+	kind  aggKind
 	src   string   // the call as printed, to share one value between uses
 	arg   *program // nil for count()
 	slot  int      // index in env.AggI (count, distinct) or env.AggF (others)
 	isInt bool
 }
+
+// aggKind is an aggregate's function, with count() and count(pred) apart.
+type aggKind uint8
+
+const (
+	aggCount    aggKind = iota // count(): the bucket's n
+	aggCountIf                 // count(pred): an int slot
+	aggRatio                   // ratio(pred): a float slot, divided by n
+	aggSum                     // sum(x): a float slot
+	aggAvg                     // avg(x): a float slot, divided by n
+	aggDistinct                // distinct(x): the values seen, and an int slot for their number
+)
+
+var aggKinds = map[string]aggKind{"ratio": aggRatio, "sum": aggSum, "avg": aggAvg, "distinct": aggDistinct}
 
 // aggPatch replaces aggregate calls by reads of their slots, compiling each
 // new aggregate's argument against a single event.
@@ -78,7 +93,10 @@ func (p *aggPatch) find(call *ast.CallNode, fn string) *aggregate {
 		}
 		return nil
 	}
-	a := &aggregate{fn: fn, src: src, isInt: fn == "count" || fn == "distinct"}
+	a := &aggregate{fn: fn, kind: aggKinds[fn], src: src, isInt: fn == "count" || fn == "distinct"}
+	if fn == "count" && want == 1 {
+		a.kind = aggCountIf
+	}
 	if want == 1 {
 		arg := call.Arguments[0].String()
 		prog, err := p.c.compileRaw(p.node, p.key, arg, 0, scopeEvent, fn == "count" || fn == "ratio")

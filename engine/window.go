@@ -15,7 +15,7 @@ type window struct {
 	groups []*wgroup      // in creation order, for deterministic ticks
 	index  map[string]int // group → position in groups
 	// buffers reused from event to event
-	vals []any
+	args []aggArg
 	aggI []int64
 	aggF []float64
 }
@@ -83,57 +83,76 @@ func (w *window) group(key string) *wgroup {
 // aggregate's argument failed on this event (the event is not counted).
 func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 	r := w.r
-	b := int(g.newest % int64(len(g.n)))
-	vals := w.vals[:0]
-	for range r.aggs {
-		vals = append(vals, nil)
-	}
-	w.vals = vals
-	for i, a := range r.aggs {
-		if a.arg == nil {
-			continue
-		}
-		if a.arg.pred != nil && (a.fn == "count" || a.fn == "ratio") { // count(pred), ratio(pred): a bool
-			if v, known := a.arg.pred(env); known {
-				vals[i] = v
-				continue
-			}
-		}
-		v, ok := e.eval(r, a.arg, env)
+	xs := w.args[:0]
+	for _, a := range r.aggs {
+		x, ok := w.argument(e, a, env)
 		if !ok {
 			return false
 		}
-		vals[i] = v
+		xs = append(xs, x)
 	}
+	w.args = xs
+	b := int(g.newest % int64(len(g.n)))
 	g.n[b]++
 	g.totN++
 	ni, nf, nd := len(g.totI), len(g.totF), len(g.seen)
 	di := 0
 	for i, a := range r.aggs {
-		switch {
-		case a.arg == nil: // count(): the bucket's n
-		case a.fn == "distinct":
-			h := uint64(newHash().str(formatValue(vals[i])))
-			g.seen[di].set(h, g.newest)
-			g.seenBy[b*nd+di] = append(g.seenBy[b*nd+di], h)
+		switch x := xs[i]; a.kind {
+		case aggDistinct:
+			g.seen[di].set(x.h, g.newest)
+			g.seenBy[b*nd+di] = append(g.seenBy[b*nd+di], x.h)
 			di++
-		case a.isInt: // count(pred)
-			if vals[i] == true {
+		case aggCountIf:
+			if x.f != 0 {
 				g.ints[b*ni+a.slot]++
 				g.totI[a.slot]++
 			}
-		case a.fn == "ratio":
-			if vals[i] == true {
-				g.floats[b*nf+a.slot]++
-				g.totF[a.slot]++
-			}
-		default: // sum, avg
-			f := toFloat(vals[i])
-			g.floats[b*nf+a.slot] += f
-			g.totF[a.slot] += f
+		case aggRatio, aggSum, aggAvg:
+			g.floats[b*nf+a.slot] += x.f
+			g.totF[a.slot] += x.f
 		}
 	}
 	return true
+}
+
+// aggArg is what one event adds to an aggregate: a number (1 or 0 for
+// count(pred) and ratio(pred)), or for distinct its value's hash.
+type aggArg struct {
+	f float64
+	h uint64
+}
+
+// argument evaluates an aggregate's argument for one event; ok is false
+// when it failed.
+func (w *window) argument(e *Engine, a *aggregate, env *env) (aggArg, bool) {
+	if a.kind == aggCount {
+		return aggArg{}, true
+	}
+	isPred := a.kind == aggCountIf || a.kind == aggRatio
+	if isPred && a.arg.pred != nil {
+		if v, known := a.arg.pred(env); known {
+			return aggArg{f: one(v)}, true
+		}
+	}
+	v, ok := e.eval(w.r, a.arg, env)
+	switch {
+	case !ok:
+		return aggArg{}, false
+	case isPred:
+		return aggArg{f: one(v == true)}, true
+	case a.kind == aggDistinct:
+		return aggArg{h: uint64(newHash().str(formatValue(v)))}, true
+	}
+	return aggArg{f: toFloat(v)}, true
+}
+
+// one is 1 for true, 0 for false.
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // rotate moves the group's newest bucket to cur, emptying the buckets that
@@ -189,21 +208,19 @@ func (w *window) values(e *Engine, g *wgroup) *env {
 	w.aggI, w.aggF = env.AggI, env.AggF
 	n := float64(g.totN)
 	for _, a := range w.r.aggs {
-		switch a.fn {
-		case "count":
-			if a.arg == nil {
-				env.AggI[a.slot] = g.totN
-			} else {
-				env.AggI[a.slot] = g.totI[a.slot]
-			}
-		case "distinct":
+		switch a.kind {
+		case aggCount:
+			env.AggI[a.slot] = g.totN
+		case aggCountIf:
+			env.AggI[a.slot] = g.totI[a.slot]
+		case aggDistinct:
 			env.AggI[a.slot] = int64(g.seen[di].len())
 			di++
-		case "ratio", "avg":
+		case aggRatio, aggAvg:
 			if n > 0 {
 				env.AggF[a.slot] = g.totF[a.slot] / n
 			}
-		case "sum":
+		case aggSum:
 			env.AggF[a.slot] = g.totF[a.slot]
 		}
 	}
@@ -291,7 +308,7 @@ func (r *Rule) aggCounts() (ni, nf, nd int) {
 		} else {
 			nf++
 		}
-		if a.fn == "distinct" {
+		if a.kind == aggDistinct {
 			nd++
 		}
 	}
