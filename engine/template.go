@@ -17,6 +17,7 @@ import (
 type template struct {
 	parts []tmplPart
 	whole bool // the string is exactly one expression
+	size  int  // a guess of the rendered length: the literal text and 16 bytes an expression
 }
 
 type tmplPart struct {
@@ -28,9 +29,10 @@ type tmplPart struct {
 // list of values.
 type value struct {
 	tmpl *template
-	lit  any // constants that are not strings: numbers, booleans, null
-	keys []string
-	m    map[string]*value
+	lit  any               // constants that are not strings: numbers, booleans, null
+	keys []string          // a map's keys, sorted
+	vals []*value          // their values, in the same order
+	m    map[string]*value // the same, by key
 	list []*value
 }
 
@@ -73,6 +75,12 @@ func (c *exprCompiler) compileTemplate(n *yaml.Node, key, s string, sc scope) *t
 		return nil
 	}
 	t.whole = len(t.parts) == 1 && t.parts[0].prog != nil
+	for _, p := range t.parts {
+		t.size += len(p.lit)
+		if p.prog != nil {
+			t.size += 16
+		}
+	}
 	return t
 }
 
@@ -139,6 +147,7 @@ func (t *template) render(m *vm.VM, e *env, escape func(string) string) (any, er
 		return v, nil
 	}
 	var b strings.Builder
+	b.Grow(t.size)
 	for _, p := range t.parts {
 		if p.prog == nil {
 			b.WriteString(p.lit)
@@ -163,8 +172,8 @@ func (v *value) render(m *vm.VM, e *env, escape func(string) string) (any, error
 		return v.tmpl.render(m, e, escape)
 	case v.m != nil:
 		out := make(map[string]any, len(v.m))
-		for _, k := range v.keys {
-			x, err := v.m[k].render(m, e, escape)
+		for i, k := range v.keys {
+			x, err := v.vals[i].render(m, e, escape)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -202,6 +211,9 @@ func (c *exprCompiler) compileValue(n *yaml.Node, key string, sc scope) *value {
 			v.m[k] = c.compileValue(n.Content[i+1], key+"."+k, sc)
 		}
 		sort.Strings(v.keys)
+		for _, k := range v.keys {
+			v.vals = append(v.vals, v.m[k])
+		}
 		return v
 	case yaml.SequenceNode:
 		v := &value{list: make([]*value, len(n.Content))}
