@@ -218,7 +218,7 @@ func (e *Engine) Event(ev *Event, pos uint64) []Firing {
 		return e.out
 	}
 	e.stats.Events++
-	if hasNumbers(ev.PayloadMap) || hasNumbers(ev.Extra) {
+	if len(ev.PayloadMap) > 0 && hasNumbers(ev.PayloadMap) || len(ev.Extra) > 0 && hasNumbers(ev.Extra) {
 		// Expressions compare numbers as numbers: work on a copy with
 		// json.Number turned into int64 or float64, leaving the caller's
 		// event as it is.
