@@ -7,7 +7,7 @@ import "fmt"
 // skipped or reached twice.
 type every struct {
 	base
-	counts map[string]int64
+	counts map[string]*int64 // by group: one look-up an event
 }
 
 func (x *every) event(e *Engine, ev *Event) {
@@ -24,8 +24,13 @@ func (x *every) event(e *Engine, ev *Event) {
 		return // events without a group are not counted
 	}
 	x.st.Matched++
-	n := x.counts[group] + 1
-	x.counts[group] = n
+	c := x.counts[group]
+	if c == nil {
+		c = new(int64)
+		x.counts[group] = c
+	}
+	*c++
+	n := *c
 	if n%r.every != 0 {
 		e.explain(r, OutcomeCounted, func() string {
 			return fmt.Sprintf("count %d: fires at %d", n, (n/r.every+1)*r.every)

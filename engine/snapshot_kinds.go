@@ -51,15 +51,15 @@ func (x *every) save(w *writer) {
 	w.u(uint64(len(keys)))
 	for _, k := range keys {
 		w.s(k)
-		w.i(x.counts[k])
+		w.i(*x.counts[k])
 	}
 }
 
 func (x *every) load(r *reader) {
 	x.loadLimit(r)
 	for range r.n() {
-		k := r.s()
-		x.counts[k] = r.i()
+		k, n := r.s(), r.i()
+		x.counts[k] = &n
 	}
 }
 

@@ -192,7 +192,7 @@ func newRunner(r *Rule) runner {
 	case KindWindow:
 		return &window{base: b, index: map[string]int{}}
 	case KindEvery:
-		return &every{base: b, counts: map[string]int64{}}
+		return &every{base: b, counts: map[string]*int64{}}
 	}
 	return &plain{base: b}
 }
