@@ -44,6 +44,7 @@ type Engine struct {
 	byRule             map[string]runner
 	bases              map[*Rule]*base // each runner's counters and limit, by its rule
 	byType             map[string][]runner
+	byMailjetType      [len(mailjetTypes)][]runner // byType of the types Mailjet sends (typeNumber)
 	any                []runner
 	dedup              dedupSet
 	stats              Stats
@@ -151,6 +152,9 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 			e.byType[t] = append(e.byType[t], e.byRule[r.Name])
 		}
 	}
+	for n, t := range mailjetTypes {
+		e.byMailjetType[n] = e.byType[t]
+	}
 	for _, r := range rs.any {
 		e.any = append(e.any, e.byRule[r.Name])
 	}
@@ -231,7 +235,13 @@ func (e *Engine) Event(ev *Event, pos uint64) []Firing {
 	}
 	e.explainTypes(ev)
 	e.ev = ev
-	for _, run := range e.byType[ev.Type] {
+	var runs []runner
+	if n := typeNumber(ev.Type); n >= 0 {
+		runs = e.byMailjetType[n]
+	} else {
+		runs = e.byType[ev.Type]
+	}
+	for _, run := range runs {
 		run.event(e, ev)
 	}
 	for _, run := range e.any {

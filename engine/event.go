@@ -56,6 +56,31 @@ const (
 	TypeUnsub   = "unsub"
 )
 
+// mailjetTypes are the event types Mailjet sends, numbered by typeNumber.
+var mailjetTypes = [...]string{TypeSent, TypeOpen, TypeClick, TypeBounce, TypeBlocked, TypeSpam, TypeUnsub}
+
+// typeNumber returns t's index in mailjetTypes, or -1 for another type:
+// a switch on a few strings is cheaper than a map look-up.
+func typeNumber(t string) int {
+	switch t {
+	case TypeSent:
+		return 0
+	case TypeOpen:
+		return 1
+	case TypeClick:
+		return 2
+	case TypeBounce:
+		return 3
+	case TypeBlocked:
+		return 4
+	case TypeSpam:
+		return 5
+	case TypeUnsub:
+		return 6
+	}
+	return -1
+}
+
 // IsSendTest reports whether e is a dashboard "Send test" event (MessageID 0
 // and no email). Such events are stored and shown but match no rule.
 func (e *Event) IsSendTest() bool { return e.MessageID == 0 && e.Email == "" }
