@@ -15,7 +15,6 @@ type window struct {
 	groups []*wgroup      // in creation order, for deterministic ticks
 	index  map[string]int // group → position in groups
 	// buffers reused from event to event
-	args []aggArg
 	aggI []int64
 	aggF []float64
 }
@@ -83,7 +82,8 @@ func (w *window) group(key string) *wgroup {
 // aggregate's argument failed on this event (the event is not counted).
 func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 	r := w.r
-	xs := w.args[:0]
+	var buf [4]aggArg // most windows have up to four aggregates
+	xs := buf[:0]
 	for _, a := range r.aggs {
 		x, ok := w.argument(e, a, env)
 		if !ok {
@@ -91,7 +91,6 @@ func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 		}
 		xs = append(xs, x)
 	}
-	w.args = xs
 	b := int(g.newest % int64(len(g.n)))
 	g.n[b]++
 	g.totN++
@@ -196,35 +195,33 @@ func (g *wgroup) forget(b, d int, cur int64) {
 
 // values fills the environment's aggregates from the group's totals.
 func (w *window) values(e *Engine, g *wgroup) *env {
-	e.env = env{Group: g.key, Now: e.nowTime, AggI: w.aggI[:0], AggF: w.aggF[:0]}
-	env := &e.env
-	di := 0
-	for range g.totI {
-		env.AggI = append(env.AggI, 0)
+	ni, nf := len(g.totI), len(g.totF)
+	if cap(w.aggI) < ni || cap(w.aggF) < nf {
+		w.aggI, w.aggF = make([]int64, ni), make([]float64, nf)
 	}
-	for range g.totF {
-		env.AggF = append(env.AggF, 0)
-	}
-	w.aggI, w.aggF = env.AggI, env.AggF
+	ai, af := w.aggI[:ni], w.aggF[:nf]
 	n := float64(g.totN)
-	for _, a := range w.r.aggs {
+	di := 0
+	for _, a := range w.r.aggs { // each slot is one aggregate's
 		switch a.kind {
 		case aggCount:
-			env.AggI[a.slot] = g.totN
+			ai[a.slot] = g.totN
 		case aggCountIf:
-			env.AggI[a.slot] = g.totI[a.slot]
+			ai[a.slot] = g.totI[a.slot]
 		case aggDistinct:
-			env.AggI[a.slot] = int64(g.seen[di].len())
+			ai[a.slot] = int64(g.seen[di].len())
 			di++
 		case aggRatio, aggAvg:
+			af[a.slot] = 0
 			if n > 0 {
-				env.AggF[a.slot] = g.totF[a.slot] / n
+				af[a.slot] = g.totF[a.slot] / n
 			}
 		case aggSum:
-			env.AggF[a.slot] = g.totF[a.slot]
+			af[a.slot] = g.totF[a.slot]
 		}
 	}
-	return env
+	e.env = env{Group: g.key, Now: e.nowTime, AggI: ai, AggF: af}
+	return &e.env
 }
 
 // evaluate applies the edge-triggered logic to one group.
