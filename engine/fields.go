@@ -83,20 +83,29 @@ func collectFields(r *Rule) (cur, prev fieldSet) {
 }
 
 // readsPrev reports whether p reads prev (or the whole environment).
-func readsPrev(p *program) bool {
+func readsPrev(p *program) bool { return reads(p, "prev", "$env") }
+
+// readsNow reports whether an expression reads the clock (now()).
+func readsNow(p *program) bool { return reads(p, "__now", "$env") }
+
+// reads reports whether p reads one of the names.
+func reads(p *program, names ...string) bool {
 	if p == nil {
 		return false
 	}
-	v := &prevVisitor{}
+	v := &nameVisitor{names: names}
 	node := p.prog.Node()
 	ast.Walk(&node, v)
 	return v.found
 }
 
-type prevVisitor struct{ found bool }
+type nameVisitor struct {
+	names []string
+	found bool
+}
 
-func (v *prevVisitor) Visit(node *ast.Node) {
-	if n, ok := (*node).(*ast.IdentifierNode); ok && (n.Value == "prev" || n.Value == "$env") {
+func (v *nameVisitor) Visit(node *ast.Node) {
+	if n, ok := (*node).(*ast.IdentifierNode); ok && contains(v.names, n.Value) {
 		v.found = true
 	}
 }

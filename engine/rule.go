@@ -86,6 +86,9 @@ type Rule struct {
 	// condPrev says whether the `if` of a sequence reads prev; when it does
 	// not, it is evaluated before the predecessor is looked up.
 	condPrev bool
+	// whenNow says whether a window's when or resolve_when reads now():
+	// only then can a tick change them for a group without new counts.
+	whenNow bool
 	// stateHash covers the keys that define the rule's state; a reload
 	// keeps the state of a rule whose stateHash is unchanged.
 	stateHash uint64

@@ -64,6 +64,7 @@ func (p *ruleParser) parse(n *yaml.Node) *Rule {
 	r.onOther = r.matches(r.other)
 	r.fields, r.prevFields = collectFields(r)
 	r.condPrev = readsPrev(r.cond)
+	r.whenNow = readsNow(r.when) || readsNow(r.resolveWhen)
 	r.stateHash = p.stateHash(r)
 	return r
 }

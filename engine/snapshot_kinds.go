@@ -254,7 +254,7 @@ func (w *window) load(r *reader) {
 				g.seenBy[i][j] = r.u()
 			}
 		}
-		g.active, g.lastFire = r.bool(), r.i()
+		g.active, g.lastFire, g.changed = r.bool(), r.i(), true
 		nb := w.r.buckets
 		if len(g.n) != nb || len(g.totI) != ni || len(g.totF) != nf || len(g.seen) != nd ||
 			len(g.ints) != nb*ni || len(g.floats) != nb*nf || len(g.seenBy) != nb*nd {

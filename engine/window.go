@@ -35,6 +35,10 @@ type wgroup struct {
 	seenBy   [][]uint64
 	active   bool
 	lastFire int64
+	// changed says whether the aggregates moved since the group was last
+	// evaluated: a tick re-evaluates only the groups whose conditions can
+	// have changed (window.tick).
+	changed bool
 }
 
 func (w *window) event(e *Engine, ev *Event) {
@@ -94,6 +98,7 @@ func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 	b := int(g.newest % int64(len(g.n)))
 	g.n[b]++
 	g.totN++
+	g.changed = true
 	ni, nf, nd := len(g.totI), len(g.totF), len(g.seen)
 	di := 0
 	for i, a := range r.aggs {
@@ -165,6 +170,9 @@ func (g *wgroup) rotate(cur int64) {
 	ni, nf, nd := len(g.totI), len(g.totF), len(g.seen)
 	for s := int64(1); s <= steps; s++ {
 		b := int((g.newest + s) % nb)
+		if g.n[b] != 0 {
+			g.changed = true
+		}
 		g.totN -= g.n[b]
 		g.n[b] = 0
 		for i := 0; i < ni; i++ {
@@ -227,6 +235,7 @@ func (w *window) values(e *Engine, g *wgroup) *env {
 // evaluate applies the edge-triggered logic to one group.
 func (w *window) evaluate(e *Engine, g *wgroup) {
 	r := w.r
+	g.changed = false
 	env := w.values(e, g)
 	when := e.test(r, r.when, env)
 	switch {
@@ -268,14 +277,20 @@ func (w *window) resolved(e *Engine, env *env, when bool) bool {
 
 func (w *window) advance(e *Engine) { w.expireLimit(e) }
 
-// tick re-evaluates every group as the window slides, and forgets groups
-// that are empty and inactive.
+// tick re-evaluates the groups as the window slides, and forgets groups
+// that are empty and inactive. A group whose aggregates did not move since
+// it was last evaluated gives the same when and resolve_when, unless they
+// read now(): it is evaluated again only when a repeat may be due (or when
+// explaining, so that each tick is explained).
 func (w *window) tick(e *Engine) {
-	cur := e.now / int64(w.r.bucket)
+	r := w.r
+	cur := e.now / int64(r.bucket)
 	for i := 0; i < len(w.groups); {
 		g := w.groups[i]
 		g.rotate(cur)
-		w.evaluate(e, g)
+		if g.changed || r.whenNow || g.active && r.repeat > 0 || e.opt.Explain != nil {
+			w.evaluate(e, g)
+		}
 		if g.totN == 0 && !g.active {
 			w.remove(i)
 			continue

@@ -309,3 +309,62 @@ rules:
 		t.Errorf("snapshot sizes: empty %d, 1000 groups %d, after the window %d: want the groups dropped", empty, full, after)
 	}
 }
+
+// A tick re-evaluates a group whose counts did not move only when its
+// conditions can change without them: when they read now(), or to repeat.
+// Groups that neither moved nor can change are not evaluated again, and
+// the firings are the same as if they were.
+func TestWindowTickWithoutNewCounts(t *testing.T) {
+	runScenarios(t, `version: 1
+rules:
+  - name: late
+    on: sent
+    group_by: domain
+    window: 1h
+    when: count() >= 1 && now().Minute() >= 30
+    do: [slack: {text: "{{ group }} at {{ now().Minute() }}"}]
+  - name: busy
+    on: sent
+    group_by: domain
+    window: 1h
+    when: count() >= 2
+    repeat: 20m
+    do: [slack: {text: "{{ group }}: {{ count() }}"}]
+  - name: pair
+    on: sent
+    group_by: domain
+    window: 1h
+    when: count() >= 2
+    do: [slack: {text: "{{ group }}: a pair"}]
+    on_resolve: [slack: {text: "{{ group }}: quiet"}]
+`, []scenario{{
+		name: "now() turns when true on a tick",
+		steps: []step{
+			ev("0s", "sent", 1, "a@x.com"),
+			tick("10m"),
+			tick("29m"),
+			tick("30m"),
+			tick("31m"),
+		},
+		want: []string{`late@30m#4 key="x.com" slack{"text":"x.com at 30"}`},
+	}, {
+		name: "repeat on ticks; resolve when the counts leave the window",
+		steps: []step{
+			ev("0s", "sent", 1, "a@x.com"),
+			ev("1s", "sent", 2, "b@x.com"),
+			tick("10m"),
+			tick("20m"),
+			tick("30m"),
+			tick("40m1s"),
+			tick("1h0m1s"),
+			tick("1h30m"),
+		},
+		want: []string{
+			`busy@1s#2 key="x.com" slack{"text":"x.com: 2"}`,
+			`pair@1s#2 key="x.com" slack{"text":"x.com: a pair"}`,
+			`late@30m#5 key="x.com" slack{"text":"x.com at 30"}`,
+			`busy@30m#5 key="x.com" slack{"text":"x.com: 2"}`,
+			`pair@1h1s#7 key="x.com" resolve slack{"text":"x.com: quiet"}`,
+		},
+	}})
+}
