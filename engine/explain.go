@@ -40,11 +40,15 @@ type Explanation struct {
 }
 
 // explain reports a reason when Options.Explain is set. Callers build
-// details lazily so the engine pays nothing otherwise.
+// details lazily so the engine pays nothing otherwise; explain is small
+// enough to be inlined, so that a call costs a test.
 func (e *Engine) explain(r *Rule, o Outcome, detail func() string) {
-	if e.opt.Explain == nil {
-		return
+	if e.opt.Explain != nil {
+		e.explainNow(r, o, detail)
 	}
+}
+
+func (e *Engine) explainNow(r *Rule, o Outcome, detail func() string) {
 	name := ""
 	if r != nil {
 		name = r.Name
