@@ -32,12 +32,14 @@ func (a *absence) event(e *Engine, ev *Event) {
 		return
 	}
 	kh := k.hash()
-	if ev.Type == r.other {
+	other := e.isOther(r, ev)
+	on := !other || r.onOther // the event reaches the rule: of its on type or its unless type
+	if other {
 		v, found := a.keys.get(kh)
 		if found && v > 0 {
 			a.keys.delete(kh)
 			e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("cancels the timer of %s = %s", r.by.src, k) })
-		} else if !r.isOn(ev.Type) {
+		} else if !on {
 			// An unless event that may precede its start (Mailjet does not
 			// sort events). When on and unless are one type (on: open,
 			// unless: open) the event starts the next timer instead.
@@ -47,7 +49,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 			e.wakeAt(at)
 		}
 	}
-	if !r.isOn(ev.Type) || !e.passes(r, env) {
+	if !on || !e.passes(r, env) {
 		return
 	}
 	a.st.Matched++

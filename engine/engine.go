@@ -41,6 +41,7 @@ type Engine struct {
 	// Event calls advance for every event.
 	advancing, ticking []runner
 	quiet              int64 // advance has nothing to expire before this time (0: not known)
+	evType             int   // typeNumber of the event being processed
 	byRule             map[string]runner
 	bases              map[*Rule]*base // each runner's counters and limit, by its rule
 	byType             map[string][]runner
@@ -236,8 +237,8 @@ func (e *Engine) Event(ev *Event, pos uint64) []Firing {
 	e.explainTypes(ev)
 	e.ev = ev
 	var runs []runner
-	if n := typeNumber(ev.Type); n >= 0 {
-		runs = e.byMailjetType[n]
+	if e.evType = typeNumber(ev.Type); e.evType >= 0 {
+		runs = e.byMailjetType[e.evType]
 	} else {
 		runs = e.byType[ev.Type]
 	}

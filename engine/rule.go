@@ -51,8 +51,9 @@ type Rule struct {
 
 	onAll bool
 	// onOther says whether on includes the after or unless type (other).
-	onOther bool
-	on      map[string]bool
+	onOther   bool
+	otherType int // typeNumber(other)
+	on        map[string]bool
 
 	cond    *program // if
 	groupBy *program // group_by (window, every)
@@ -104,6 +105,12 @@ type limit struct {
 // matches reports whether the rule's `on` includes the type t.
 func (r *Rule) matches(t string) bool { return r.onAll || r.on[t] }
 
-// isOn is matches for the type of an event the rule receives, which is one
-// of its on types or its after/unless type (RuleSet.index): no map look-up.
-func (r *Rule) isOn(t string) bool { return t != r.other || r.onOther }
+// isOther reports whether the event being processed, which the rule
+// receives (RuleSet.index), is of its after or unless type: a comparison
+// of type numbers (typeNumber) for the types Mailjet sends.
+func (e *Engine) isOther(r *Rule, ev *Event) bool {
+	if e.evType >= 0 {
+		return e.evType == r.otherType
+	}
+	return ev.Type == r.other
+}

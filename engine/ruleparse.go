@@ -62,6 +62,7 @@ func (p *ruleParser) parse(n *yaml.Node) *Rule {
 	p.parseKind(r)
 	p.parseCommon(n, r)
 	r.onOther = r.matches(r.other)
+	r.otherType = typeNumber(r.other)
 	r.fields, r.prevFields = collectFields(r)
 	r.condPrev = readsPrev(r.cond)
 	r.whenNow = readsNow(r.when) || readsNow(r.resolveWhen)

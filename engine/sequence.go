@@ -41,11 +41,12 @@ type sequence struct {
 func (s *sequence) event(e *Engine, ev *Event) {
 	r := s.r
 	env := e.eventEnv(ev)
-	successor := r.isOn(ev.Type)
+	other := e.isOther(r, ev)
+	successor := !other || r.onOther // the event reaches the rule: of its on type or its after type
 	if successor && !r.condPrev && !e.passes(r, env) {
 		// An `if` that does not read prev is the same before and after
 		// the look-up: a successor that fails it needs none.
-		if ev.Type != r.other {
+		if !other {
 			return
 		}
 		successor = false
@@ -60,9 +61,9 @@ func (s *sequence) event(e *Engine, ev *Event) {
 	if successor {
 		// An event that is also of the after type (on: open, after: open)
 		// becomes the next one's predecessor rather than waiting for one.
-		s.successor(e, ev, k, kh, ev.Type != r.other)
+		s.successor(e, ev, k, kh, !other)
 	}
-	if ev.Type == r.other {
+	if other {
 		s.predecessor(e, ev, k, kh)
 	}
 }
