@@ -110,10 +110,14 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 	e.bases = map[*Rule]*base{}
 	e.byType = map[string][]runner{}
 	e.any = nil
-	stores := map[uint64]*predStore{} // the predecessors kept so far, by shareKey
+	stores := map[uint64]*predStore{}   // the predecessors kept so far, by shareKey
+	counts := map[uint64]*windowStore{} // the windows' counts, by windowShareKey
 	for _, run := range old {
-		if s, ok := run.(*sequence); ok {
-			stores[s.preds.key] = s.preds
+		switch x := run.(type) {
+		case *sequence:
+			stores[x.preds.key] = x.preds
+		case *window:
+			counts[x.store.key] = x.store
 		}
 	}
 	for _, r := range rs.Rules {
@@ -126,12 +130,19 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 		} else {
 			run = rebind(run, r)
 		}
-		if s, ok := run.(*sequence); ok {
+		switch x := run.(type) {
+		case *sequence:
 			key := shareKey(r)
 			if stores[key] == nil {
 				stores[key] = newPredStore(r)
 			}
-			s.preds = stores[key]
+			x.preds = stores[key]
+		case *window:
+			key := windowShareKey(r)
+			if counts[key] == nil {
+				counts[key] = &windowStore{key: key}
+			}
+			x.store = counts[key]
 		}
 		e.runners = append(e.runners, run)
 		switch run.(type) {
@@ -148,6 +159,7 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 		e.byRule[r.Name] = run
 		e.bases[r] = run.(interface{ state() *base }).state()
 	}
+	shareCounts(e.runners)
 	for t, list := range rs.byType {
 		for _, r := range list {
 			e.byType[t] = append(e.byType[t], e.byRule[r.Name])
@@ -164,9 +176,11 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 // Reload replaces the rules. A rule whose stateful definition (its kind,
 // types, conditions, keys and periods) is unchanged keeps its state; a
 // changed or new rule starts empty; a removed rule's state is dropped.
-// Predecessors are the exception: they do not depend on the rule that
+// Predecessors are an exception: they do not depend on the rule that
 // keeps them (predStore), so a new or changed sequence rule waiting for
 // the same ones as a rule before the reload finds those already kept.
+// Window counts are the other: a new or changed window rule that counts
+// like a kept one (windowStore) starts with its counts.
 func (e *Engine) Reload(rs *RuleSet) {
 	old := e.byRule
 	e.install(rs, old)

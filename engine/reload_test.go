@@ -261,3 +261,44 @@ rules:
 		})
 	}
 }
+
+// Window rules that count alike share their counts, and keep each their
+// own state of a group: a reload that drops the rule that counted first
+// leaves the other its counts, and a rule added alongside a kept one
+// starts with the kept one's counts (as a sequence rule finds the
+// predecessors another kept).
+func TestReloadSharedWindowCounts(t *testing.T) {
+	const both = `version: 1
+rules:
+  - name: three
+    on: blocked
+    window: 1h
+    when: count() >= 3
+    do: [slack: {text: "three: {{ count() }}"}]
+  - name: five
+    on: blocked
+    window: 1h
+    when: count() >= 5
+    do: [slack: {text: "five: {{ count() }}"}]
+`
+	e := engine.New(parse(t, both), engine.Options{})
+	got := run(t, e, []step{
+		ev("0s", "blocked", 1, "a@x.com"), ev("1s", "blocked", 2, "a@x.com"),
+		ev("2s", "blocked", 3, "a@x.com"), ev("3s", "blocked", 4, "a@x.com"),
+	})
+	checkFirings(t, got, []string{`three@2s#3 key="" slack{"text":"three: 3"}`})
+
+	five := both[:strings.Index(both, "  - name: three")] + both[strings.Index(both, "  - name: five"):]
+	e.Reload(parse(t, five))
+	got = feed(e, ev("4s", "blocked", 5, "a@x.com"), 5)
+	checkFirings(t, got, []string{`five@4s#5 key="" slack{"text":"five: 5"}`})
+
+	e.Reload(parse(t, five+`  - name: two
+    on: blocked
+    window: 1h
+    when: count() >= 2
+    do: [slack: {text: "two: {{ count() }}"}]
+`))
+	got = feed(e, ev("5s", "blocked", 6, "a@x.com"), 6)
+	checkFirings(t, got, []string{`two@5s#6 key="" slack{"text":"two: 6"}`})
+}

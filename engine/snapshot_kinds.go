@@ -241,8 +241,8 @@ func (w *window) load(r *reader) {
 	w.loadLimit(r)
 	ni, nf, nd := w.r.aggCounts()
 	for range r.n() {
-		g := &wgroup{key: r.s(), newest: r.i(), n: r.ints(), ints: r.ints(), floats: r.floats(),
-			totN: r.i(), totI: r.ints(), totF: r.floats()}
+		g := &wgroup{key: r.s(), wcounts: &wcounts{newest: r.i(), n: r.ints(), ints: r.ints(), floats: r.floats(),
+			totN: r.i(), totI: r.ints(), totF: r.floats()}}
 		g.seen = make([]table[int64], r.n())
 		for i := range g.seen {
 			loadTimes(r, &g.seen[i])
@@ -254,13 +254,22 @@ func (w *window) load(r *reader) {
 				g.seenBy[i][j] = r.u()
 			}
 		}
-		g.active, g.lastFire, g.changed = r.bool(), r.i(), true
+		g.active, g.lastFire = r.bool(), r.i()
 		nb := w.r.buckets
 		if len(g.n) != nb || len(g.totI) != ni || len(g.totF) != nf || len(g.seen) != nd ||
 			len(g.ints) != nb*ni || len(g.floats) != nb*nf || len(g.seenBy) != nb*nd {
 			r.fail("window group shape")
 			return
 		}
+		// A rule that shares the counts with one loaded before takes
+		// theirs (they counted the same events).
+		if c := w.store.counts[g.key]; c != nil {
+			g.wcounts = c
+		} else {
+			w.store.counts[g.key] = g.wcounts
+		}
+		g.refs++
+		g.evaluated = g.version - 1 // evaluate on the first tick
 		w.index[g.key] = len(w.groups)
 		w.groups = append(w.groups, g)
 	}

@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // windowBuckets is how many buckets a window is cut into, at most, with
 // buckets of at least a second: an event counts for between window -
@@ -14,14 +17,28 @@ type window struct {
 	base
 	groups []*wgroup      // in creation order, for deterministic ticks
 	index  map[string]int // group → position in groups
+	store  *windowStore   // the counts, perhaps shared with other rules
 	// buffers reused from event to event
 	aggI []int64
 	aggF []float64
 }
 
-// wgroup is one group's window: a ring of buckets with running totals.
+// wgroup is one group of a window rule: the counts, which the rules
+// counting alike share (windowStore), and the rule's own state of the
+// group.
 type wgroup struct {
-	key    string
+	key string
+	*wcounts
+	active   bool
+	lastFire int64
+	// evaluated is the counts' version when the rule last evaluated the
+	// group: a tick re-evaluates only the groups whose conditions can have
+	// changed (window.tick).
+	evaluated uint64
+}
+
+// wcounts is one group's counts: a ring of buckets with running totals.
+type wcounts struct {
 	newest int64 // number of the newest bucket (time / bucket width)
 	n      []int64
 	ints   []int64   // bucket × int slot (count(pred); the count() and distinct slots stay 0)
@@ -31,14 +48,114 @@ type wgroup struct {
 	totF   []float64
 	// distinct values: value hash → newest bucket it was seen in, and per
 	// bucket the values seen there.
-	seen     []table[int64]
-	seenBy   [][]uint64
-	active   bool
-	lastFire int64
-	// changed says whether the aggregates moved since the group was last
-	// evaluated: a tick re-evaluates only the groups whose conditions can
-	// have changed (window.tick).
-	changed bool
+	seen   []table[int64]
+	seenBy [][]uint64
+	// version counts the changes of the totals (an event added, a bucket
+	// with events emptied), so that each rule sharing them can tell what
+	// changed since it last looked.
+	version uint64
+	refs    int // the groups of rules that use these counts
+}
+
+// windowStore keeps the counts of the window rules that count alike: the
+// same on types, if, group_by, window and aggregates (windowShareKey).
+// Five alert thresholds on one window count each event once, and each
+// rule keeps only whether it fired for a group. Rules that share a store
+// see the same events with the same key, so the first of them to see an
+// event counts it for all.
+type windowStore struct {
+	key     uint64
+	counts  map[string]*wcounts
+	counted uint64 // the engine's event count when the store last counted
+	added   bool   // whether that event was counted (its aggregates' arguments did not fail)
+}
+
+// windowShareKey identifies what a window rule counts: the compiled forms
+// of its if, group_by and aggregate arguments hold the values of the vars
+// they read.
+func windowShareKey(r *Rule) uint64 {
+	h := newHash().str(strings.Join(r.On, ",")).u64(uint64(r.bucket)).u64(uint64(r.buckets))
+	for _, p := range []*program{r.cond, r.groupBy} {
+		if p == nil {
+			h = h.str("")
+			continue
+		}
+		h = h.str(p.prog.Node().String())
+	}
+	for _, a := range r.aggs {
+		h = h.u64(uint64(a.kind)).u64(uint64(a.slot))
+		if a.arg == nil {
+			h = h.str("")
+			continue
+		}
+		h = h.str(a.arg.prog.Node().String())
+	}
+	return uint64(h)
+}
+
+// shareCounts makes the window rules that share a store use its counts for
+// each group, after a reload changed which rules share it: the counts of
+// the rules kept, the first rule's where two kept rules had their own
+// (they counted the same events, unless one was added later).
+func shareCounts(runners []runner) {
+	stores := map[*windowStore]bool{}
+	for _, run := range runners {
+		if w, ok := run.(*window); ok {
+			stores[w.store] = true
+		}
+	}
+	for s := range stores {
+		s.counts = map[string]*wcounts{}
+	}
+	for _, run := range runners {
+		w, ok := run.(*window)
+		if !ok {
+			continue
+		}
+		for _, g := range w.groups {
+			g.refs = 0
+		}
+	}
+	for _, run := range runners {
+		w, ok := run.(*window)
+		if !ok {
+			continue
+		}
+		for _, g := range w.groups {
+			if c := w.store.counts[g.key]; c != nil {
+				g.wcounts = c
+			} else {
+				w.store.counts[g.key] = g.wcounts
+			}
+			g.refs++
+			g.evaluated = g.version - 1
+		}
+	}
+}
+
+// use returns the counts of key, creating them in r's shape.
+func (s *windowStore) use(r *Rule, key string) *wcounts {
+	c := s.counts[key]
+	if c == nil {
+		ni, nf, nd := r.aggCounts()
+		nb := r.buckets
+		c = &wcounts{n: make([]int64, nb), ints: make([]int64, nb*ni), floats: make([]float64, nb*nf),
+			totI: make([]int64, ni), totF: make([]float64, nf)}
+		if nd > 0 {
+			c.seen = make([]table[int64], nd)
+			c.seenBy = make([][]uint64, nb*nd)
+		}
+		s.counts[key] = c
+	}
+	c.refs++
+	return c
+}
+
+// release lets go of a group's counts, dropping them when no rule uses them.
+func (s *windowStore) release(key string, c *wcounts) {
+	if c.refs--; c.refs == 0 && s.counts[key] == c {
+		delete(s.counts, key)
+	}
 }
 
 func (w *window) event(e *Engine, ev *Event) {
@@ -56,11 +173,14 @@ func (w *window) event(e *Engine, ev *Event) {
 	}
 	w.st.Matched++
 	g := w.group(key)
-	g.rotate(e.now / int64(r.bucket))
-	if !w.add(e, g, env) {
-		return
+	if s := w.store; s.counted != e.stats.Events {
+		s.counted = e.stats.Events
+		g.rotate(e.now / int64(r.bucket))
+		s.added = w.add(e, g, env)
 	}
-	w.evaluate(e, g)
+	if w.store.added {
+		w.evaluate(e, g)
+	}
 }
 
 // group returns the group's window, creating it.
@@ -68,15 +188,7 @@ func (w *window) group(key string) *wgroup {
 	if i, ok := w.index[key]; ok {
 		return w.groups[i]
 	}
-	r := w.r
-	ni, nf, nd := r.aggCounts()
-	nb := r.buckets
-	g := &wgroup{key: key, n: make([]int64, nb), ints: make([]int64, nb*ni), floats: make([]float64, nb*nf),
-		totI: make([]int64, ni), totF: make([]float64, nf)}
-	if nd > 0 {
-		g.seen = make([]table[int64], nd)
-		g.seenBy = make([][]uint64, nb*nd)
-	}
+	g := &wgroup{key: key, wcounts: w.store.use(w.r, key)}
 	w.index[key] = len(w.groups)
 	w.groups = append(w.groups, g)
 	return g
@@ -98,7 +210,7 @@ func (w *window) add(e *Engine, g *wgroup, env *env) bool {
 	b := int(g.newest % int64(len(g.n)))
 	g.n[b]++
 	g.totN++
-	g.changed = true
+	g.version++
 	ni, nf, nd := len(g.totI), len(g.totF), len(g.seen)
 	di := 0
 	for i, a := range r.aggs {
@@ -161,7 +273,7 @@ func one(b bool) float64 {
 
 // rotate moves the group's newest bucket to cur, emptying the buckets that
 // fall out of the window.
-func (g *wgroup) rotate(cur int64) {
+func (g *wcounts) rotate(cur int64) {
 	if cur <= g.newest {
 		return
 	}
@@ -171,7 +283,7 @@ func (g *wgroup) rotate(cur int64) {
 	for s := int64(1); s <= steps; s++ {
 		b := int((g.newest + s) % nb)
 		if g.n[b] != 0 {
-			g.changed = true
+			g.version++
 		}
 		g.totN -= g.n[b]
 		g.n[b] = 0
@@ -191,7 +303,7 @@ func (g *wgroup) rotate(cur int64) {
 }
 
 // forget drops the distinct values last seen in bucket b.
-func (g *wgroup) forget(b, d int, cur int64) {
+func (g *wcounts) forget(b, d int, cur int64) {
 	nd := len(g.seen)
 	for _, h := range g.seenBy[b*nd+d] {
 		if last, ok := g.seen[d].get(h); ok && last <= cur-int64(len(g.n)) {
@@ -235,7 +347,7 @@ func (w *window) values(e *Engine, g *wgroup) *env {
 // evaluate applies the edge-triggered logic to one group.
 func (w *window) evaluate(e *Engine, g *wgroup) {
 	r := w.r
-	g.changed = false
+	g.evaluated = g.version
 	env := w.values(e, g)
 	when := e.test(r, r.when, env)
 	switch {
@@ -288,7 +400,7 @@ func (w *window) tick(e *Engine) {
 	for i := 0; i < len(w.groups); {
 		g := w.groups[i]
 		g.rotate(cur)
-		if g.changed || r.whenNow || g.active && r.repeat > 0 || e.opt.Explain != nil {
+		if g.evaluated != g.version || r.whenNow || g.active && r.repeat > 0 || e.opt.Explain != nil {
 			w.evaluate(e, g)
 		}
 		if g.totN == 0 && !g.active {
@@ -302,6 +414,7 @@ func (w *window) tick(e *Engine) {
 // remove drops groups[i], moving the last group into its place.
 func (w *window) remove(i int) {
 	last := len(w.groups) - 1
+	w.store.release(w.groups[i].key, w.groups[i].wcounts)
 	delete(w.index, w.groups[i].key)
 	if i != last {
 		w.groups[i] = w.groups[last]
