@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // absence starts a timer for each matching event; the rule fires when the
@@ -12,13 +13,134 @@ import (
 type absence struct {
 	base
 	// keys holds per key the deadline of its timer, or the negated time an
-	// early unless event for it is forgotten. A key has one or the other,
-	// and one table means one cache miss to find either: an unless event
-	// looks for a timer and, finding none, notes itself; a start event
-	// looks for an early unless event and, finding none, starts a timer.
-	keys   table[int64]
+	// early unless event for it is forgotten, in column col. A key has one
+	// or the other, and one table means one cache miss to find either: an
+	// unless event looks for a timer and, finding none, notes itself; a
+	// start event looks for an early unless event and, finding none,
+	// starts a timer.
+	keys   *absenceKeys
+	col    int
 	timers timerQueue
 	earlyQ fifo[expiry]
+}
+
+// absenceKeys holds the keys of the absence rules with the same by
+// (absenceShareKey), a column each: ten reminders on one sent event find
+// their timers with one look-up instead of ten. With one rule byKey holds
+// its values; with more, a row number into vals, which has a value per
+// rule a row (0: none; a deadline or a negated time is never 0).
+type absenceKeys struct {
+	share uint64
+	rules []*absence // by column
+	byKey table[int64]
+	vals  []int64
+	free  []int64 // rows to reuse
+}
+
+// absenceShareKey identifies what an absence rule's keys are: its by in its
+// compiled form, which holds the values of the vars it reads.
+func absenceShareKey(r *Rule) uint64 {
+	if r.by == nil {
+		return uint64(newHash().str(""))
+	}
+	return uint64(newHash().str(r.by.prog.Node().String()))
+}
+
+func (s *absenceKeys) get(col int, k uint64) (int64, bool) {
+	x, ok := s.byKey.get(k)
+	if !ok || len(s.rules) == 1 {
+		return x, ok
+	}
+	v := s.vals[int(x)*len(s.rules)+col]
+	return v, v != 0
+}
+
+func (s *absenceKeys) set(col int, k uint64, v int64) {
+	w := len(s.rules)
+	if w == 1 {
+		s.byKey.set(k, v)
+		return
+	}
+	p, present := s.byKey.ref(k)
+	if !present {
+		if n := len(s.free); n > 0 {
+			*p, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			*p = int64(len(s.vals) / w)
+			s.vals = append(s.vals, make([]int64, w)...)
+		}
+	}
+	s.vals[int(*p)*w+col] = v
+}
+
+func (s *absenceKeys) delete(col int, k uint64) {
+	w := len(s.rules)
+	if w == 1 {
+		s.byKey.delete(k)
+		return
+	}
+	x, ok := s.byKey.get(k)
+	if !ok {
+		return
+	}
+	row := s.vals[int(x)*w : int(x)*w+w]
+	row[col] = 0
+	for _, v := range row {
+		if v != 0 {
+			return
+		}
+	}
+	s.byKey.delete(k)
+	s.free = append(s.free, x)
+}
+
+// sorted returns a column's keys and values in key order (snapshots).
+func (s *absenceKeys) sorted(col int) []slot[int64] {
+	all := s.byKey.sorted()
+	if len(s.rules) == 1 {
+		return all
+	}
+	out := all[:0]
+	for _, sl := range all {
+		if v := s.vals[int(sl.v)*len(s.rules)+col]; v != 0 {
+			out = append(out, slot[int64]{v: v, k: sl.k})
+		}
+	}
+	return out
+}
+
+// shareAbsenceKeys gives the absence runners their keys: the rules with
+// the same by share one absenceKeys, as they were if the reload kept the
+// same rules sharing; otherwise a new one takes each kept rule's keys.
+func shareAbsenceKeys(runners []runner) {
+	groups := map[uint64][]*absence{}
+	var order []uint64
+	for _, run := range runners {
+		if a, ok := run.(*absence); ok {
+			k := absenceShareKey(a.r)
+			if groups[k] == nil {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], a)
+		}
+	}
+	for _, k := range order {
+		rules := groups[k]
+		if old := rules[0].keys; old != nil && old.share == k && slices.Equal(old.rules, rules) {
+			continue // the same rules in the same columns
+		}
+		s := &absenceKeys{share: k, rules: rules}
+		for col, a := range rules {
+			if a.keys != nil {
+				for _, sl := range a.keys.sorted(a.col) {
+					s.set(col, sl.k, sl.v)
+				}
+			}
+		}
+		for col, a := range rules {
+			a.keys, a.col = s, col
+		}
+	}
 }
 
 func (a *absence) event(e *Engine, ev *Event) {
@@ -35,16 +157,16 @@ func (a *absence) event(e *Engine, ev *Event) {
 	other := e.isOther(r, ev)
 	on := !other || r.onOther // the event reaches the rule: of its on type or its unless type
 	if other {
-		v, found := a.keys.get(kh)
+		v, found := a.keys.get(a.col, kh)
 		if found && v > 0 {
-			a.keys.delete(kh)
+			a.keys.delete(a.col, kh)
 			e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("cancels the timer of %s = %s", r.by.src, k) })
 		} else if !on {
 			// An unless event that may precede its start (Mailjet does not
 			// sort events). When on and unless are one type (on: open,
 			// unless: open) the event starts the next timer instead.
 			at := e.now + int64(r.within)
-			a.keys.set(kh, -at)
+			a.keys.set(a.col, kh, -at)
 			a.earlyQ.push(expiry{kh, at})
 			e.wakeAt(at)
 		}
@@ -53,10 +175,10 @@ func (a *absence) event(e *Engine, ev *Event) {
 		return
 	}
 	a.st.Matched++
-	v, found := a.keys.get(kh)
+	v, found := a.keys.get(a.col, kh)
 	switch {
 	case found && v < 0: // its unless event came first
-		a.keys.delete(kh)
+		a.keys.delete(a.col, kh)
 		e.explain(r, OutcomeCancelled, func() string { return fmt.Sprintf("its %s arrived first: no timer", r.other) })
 		return
 	case found:
@@ -64,7 +186,7 @@ func (a *absence) event(e *Engine, ev *Event) {
 		return // one timer per key: the earliest start counts
 	}
 	at := e.now + int64(r.within)
-	a.keys.set(kh, at)
+	a.keys.set(a.col, kh, at)
 	a.timers.push(kh, at, ev, r.fields)
 	e.wakeAt(at)
 	e.explain(r, OutcomeTimer, func() string {
@@ -82,8 +204,8 @@ func (a *absence) advance(e *Engine) {
 		if !ok {
 			break
 		}
-		if v, ok := a.keys.get(x.key); ok && v == -x.at {
-			a.keys.delete(x.key)
+		if v, ok := a.keys.get(a.col, x.key); ok && v == -x.at {
+			a.keys.delete(a.col, x.key)
 		}
 	}
 	for {
@@ -91,10 +213,10 @@ func (a *absence) advance(e *Engine) {
 		if !ok {
 			return
 		}
-		if deadline, ok := a.keys.get(t.key); !ok || deadline != t.at {
+		if deadline, ok := a.keys.get(a.col, t.key); !ok || deadline != t.at {
 			continue // cancelled
 		}
-		a.keys.delete(t.key)
+		a.keys.delete(a.col, t.key)
 		a.fire(e, t, string(data))
 	}
 }

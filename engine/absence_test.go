@@ -187,3 +187,43 @@ rules:
 		want: []string{`single-open@1h30m#3 key="a@x.com" email=a@x.com slack{"text":"a@x.com opened once"}`},
 	}})
 }
+
+// Absence rules with the same by share one table of keys, a column each
+// (absenceKeys): each rule's timers and early unless events stay its own.
+func TestAbsenceSharedKeys(t *testing.T) {
+	runScenarios(t, `version: 1
+rules:
+  - name: hour
+    on: sent
+    unless: {event: open, within: 1h}
+    do: [slack: {text: "hour {{ MessageID }}"}]
+  - name: day
+    on: sent
+    unless: {event: open, within: 24h}
+    do: [slack: {text: "day {{ MessageID }}"}]
+  - name: click
+    on: sent
+    unless: {event: click, within: 1h}
+    do: [slack: {text: "click {{ MessageID }}"}]
+`, []scenario{{
+		name: "timers, cancelled and not, early events",
+		steps: []step{
+			ev("0s", "sent", 1, "a@x.com"),
+			ev("1s", "sent", 2, "b@x.com"),
+			ev("2s", "click", 3, "c@x.com"), // early for click only
+			ev("3s", "sent", 3, "c@x.com"),
+			ev("30m", "open", 1, "a@x.com"), // cancels hour and day of 1
+			ev("2h", "open", 2, "b@x.com"),  // too late for hour, cancels day of 2
+			tick("25h"),
+		},
+		// The open at 2h moves the clock past the hour timers: each rule
+		// fires its own, in rule order.
+		want: []string{
+			`hour@1h1s#6 key="2" email=b@x.com slack{"text":"hour 2"}`,
+			`hour@1h3s#6 key="3" email=c@x.com slack{"text":"hour 3"}`,
+			`click@1h#6 key="1" email=a@x.com slack{"text":"click 1"}`,
+			`click@1h1s#6 key="2" email=b@x.com slack{"text":"click 2"}`,
+			`day@24h3s#7 key="3" email=c@x.com slack{"text":"day 3"}`,
+		},
+	}})
+}

@@ -160,6 +160,7 @@ func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 		e.bases[r] = run.(interface{ state() *base }).state()
 	}
 	shareCounts(e.runners)
+	shareAbsenceKeys(e.runners)
 	for t, list := range rs.byType {
 		for _, r := range list {
 			e.byType[t] = append(e.byType[t], e.byRule[r.Name])

@@ -302,3 +302,41 @@ rules:
 	got = feed(e, ev("5s", "blocked", 6, "a@x.com"), 6)
 	checkFirings(t, got, []string{`two@5s#6 key="" slack{"text":"two: 6"}`})
 }
+
+// Absence rules with the same by keep their timers in one table, a column
+// each: a reload that changes which rules share it moves the kept rules'
+// timers and early events to the new table.
+func TestReloadSharedAbsenceKeys(t *testing.T) {
+	const both = `version: 1
+rules:
+  - name: day
+    on: sent
+    unless: {event: open, within: 24h}
+    do: [slack: {text: "day {{ MessageID }}"}]
+  - name: hour
+    on: sent
+    unless: {event: open, within: 1h}
+    do: [slack: {text: "hour {{ MessageID }}"}]
+`
+	e := engine.New(parse(t, both), engine.Options{})
+	run(t, e, []step{
+		ev("0s", "sent", 1, "a@x.com"),
+		ev("1s", "sent", 2, "b@x.com"),
+		ev("2s", "open", 3, "c@x.com"), // early: its send comes later
+		ev("3s", "open", 1, "a@x.com"), // cancels both rules' timers of 1
+	})
+	hour := both[strings.Index(both, "  - name: hour"):]
+	e.Reload(parse(t, "version: 1\nrules:\n"+hour))
+	got := run(t, e, []step{
+		ev("4s", "sent", 3, "c@x.com"), // its open came first: no timer
+		tick("1h1m"),
+	})
+	checkFirings(t, got, []string{`hour@1h1s#2 key="2" email=b@x.com slack{"text":"hour 2"}`})
+	// day comes back new: it starts empty, hour keeps its columns' values.
+	e.Reload(parse(t, both))
+	got = run(t, e, []step{ev("1h2m", "sent", 4, "d@x.com"), tick("2h3m"), tick("25h3m")})
+	checkFirings(t, got, []string{
+		`hour@2h2m#2 key="4" email=d@x.com slack{"text":"hour 4"}`,
+		`day@25h2m#3 key="4" email=d@x.com slack{"text":"day 4"}`,
+	})
+}

@@ -148,7 +148,7 @@ func (e *Engine) predStores() []*predStore {
 // times as two lists, as when they were two tables.
 func (a *absence) save(w *writer) {
 	a.saveLimit(w)
-	all := a.keys.sorted()
+	all := a.keys.sorted(a.col)
 	timers := 0
 	for _, s := range all {
 		if s.v > 0 {
@@ -177,12 +177,12 @@ func (a *absence) load(r *reader) {
 	a.loadLimit(r)
 	for range r.n() {
 		k := r.u()
-		a.keys.set(k, r.i())
+		a.keys.set(a.col, k, r.i())
 	}
 	for range r.n() {
 		k, at := r.u(), r.i()
-		if _, timer := a.keys.get(k); !timer { // a key has one or the other
-			a.keys.set(k, -at)
+		if _, timer := a.keys.get(a.col, k); !timer { // a key has one or the other
+			a.keys.set(a.col, k, -at)
 		}
 	}
 	for _, t := range r.timers() {
