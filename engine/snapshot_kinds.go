@@ -266,8 +266,10 @@ func (w *window) load(r *reader) {
 		if c := w.store.counts[g.key]; c != nil {
 			g.wcounts = c
 		} else {
+			g.byRule = make([]*wgroup, w.store.width)
 			w.store.counts[g.key] = g.wcounts
 		}
+		g.byRule[w.col] = g
 		g.refs++
 		g.evaluated = g.version - 1 // evaluate on the first tick
 		w.index[g.key] = len(w.groups)

@@ -18,6 +18,7 @@ type window struct {
 	groups []*wgroup      // in creation order, for deterministic ticks
 	index  map[string]int // group → position in groups
 	store  *windowStore   // the counts, perhaps shared with other rules
+	col    int            // the rule's place among the store's rules (wcounts.byRule)
 	// buffers reused from event to event
 	aggI []int64
 	aggF []float64
@@ -54,7 +55,8 @@ type wcounts struct {
 	// with events emptied), so that each rule sharing them can tell what
 	// changed since it last looked.
 	version uint64
-	refs    int // the groups of rules that use these counts
+	refs    int       // the groups of rules that use these counts
+	byRule  []*wgroup // each rule's group of these counts, by window.col (nil: none yet)
 }
 
 // windowStore keeps the counts of the window rules that count alike: the
@@ -65,9 +67,11 @@ type wcounts struct {
 // event counts it for all.
 type windowStore struct {
 	key     uint64
+	width   int // how many rules share the store
 	counts  map[string]*wcounts
-	counted uint64 // the engine's event count when the store last counted
-	added   bool   // whether that event was counted (its aggregates' arguments did not fail)
+	counted uint64   // the engine's event count when the store last counted
+	cur     *wcounts // the counts that event went to, which the other rules use without a look-up
+	added   bool     // whether that event was counted (its aggregates' arguments did not fail)
 }
 
 // windowShareKey identifies what a window rule counts: the compiled forms
@@ -101,7 +105,12 @@ func shareCounts(runners []runner) {
 	stores := map[*windowStore]bool{}
 	for _, run := range runners {
 		if w, ok := run.(*window); ok {
-			stores[w.store] = true
+			if !stores[w.store] {
+				stores[w.store] = true
+				w.store.width = 0
+			}
+			w.col = w.store.width
+			w.store.width++
 		}
 	}
 	for s := range stores {
@@ -125,8 +134,10 @@ func shareCounts(runners []runner) {
 			if c := w.store.counts[g.key]; c != nil {
 				g.wcounts = c
 			} else {
+				g.byRule = make([]*wgroup, w.store.width)
 				w.store.counts[g.key] = g.wcounts
 			}
+			g.byRule[w.col] = g
 			g.refs++
 			g.evaluated = g.version - 1
 		}
@@ -145,14 +156,17 @@ func (s *windowStore) use(r *Rule, key string) *wcounts {
 			c.seen = make([]table[int64], nd)
 			c.seenBy = make([][]uint64, nb*nd)
 		}
+		c.byRule = make([]*wgroup, s.width)
 		s.counts[key] = c
 	}
 	c.refs++
 	return c
 }
 
-// release lets go of a group's counts, dropping them when no rule uses them.
-func (s *windowStore) release(key string, c *wcounts) {
+// release lets go of rule col's group of key, dropping the counts when no
+// rule uses them.
+func (s *windowStore) release(key string, c *wcounts, col int) {
+	c.byRule[col] = nil
 	if c.refs--; c.refs == 0 && s.counts[key] == c {
 		delete(s.counts, key)
 	}
@@ -172,23 +186,38 @@ func (w *window) event(e *Engine, ev *Event) {
 		return // events without a group are not counted
 	}
 	w.st.Matched++
-	g := w.group(key)
-	if s := w.store; s.counted != e.stats.Events {
-		s.counted = e.stats.Events
+	s := w.store
+	first := s.counted != e.stats.Events // the first rule of the store to see the event counts it
+	var c *wcounts
+	if first {
+		c = s.counts[key]
+	} else {
+		c = s.cur // the same key
+	}
+	var g *wgroup
+	if c != nil {
+		g = c.byRule[w.col]
+	}
+	if g == nil {
+		g = w.group(key)
+	}
+	if first {
+		s.counted, s.cur = e.stats.Events, g.wcounts
 		g.rotate(e.now / int64(r.bucket))
 		s.added = w.add(e, g, env)
 	}
-	if w.store.added {
+	if s.added {
 		w.evaluate(e, g)
 	}
 }
 
-// group returns the group's window, creating it.
+// group returns the rule's group of key, creating it.
 func (w *window) group(key string) *wgroup {
 	if i, ok := w.index[key]; ok {
 		return w.groups[i]
 	}
 	g := &wgroup{key: key, wcounts: w.store.use(w.r, key)}
+	g.byRule[w.col] = g
 	w.index[key] = len(w.groups)
 	w.groups = append(w.groups, g)
 	return g
@@ -414,7 +443,7 @@ func (w *window) tick(e *Engine) {
 // remove drops groups[i], moving the last group into its place.
 func (w *window) remove(i int) {
 	last := len(w.groups) - 1
-	w.store.release(w.groups[i].key, w.groups[i].wcounts)
+	w.store.release(w.groups[i].key, w.groups[i].wcounts, w.col)
 	delete(w.index, w.groups[i].key)
 	if i != last {
 		w.groups[i] = w.groups[last]
