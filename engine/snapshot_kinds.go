@@ -261,17 +261,7 @@ func (w *window) load(r *reader) {
 			r.fail("window group shape")
 			return
 		}
-		// A rule that shares the counts with one loaded before takes
-		// theirs (they counted the same events).
-		if c := w.store.counts[g.key]; c != nil {
-			g.wcounts = c
-		} else {
-			g.byRule = make([]*wgroup, w.store.width)
-			w.store.counts[g.key] = g.wcounts
-		}
-		g.byRule[w.col] = g
-		g.refs++
-		g.evaluated = g.version - 1 // evaluate on the first tick
+		w.store.adopt(w, g)
 		w.index[g.key] = len(w.groups)
 		w.groups = append(w.groups, g)
 	}

@@ -131,17 +131,25 @@ func shareCounts(runners []runner) {
 			continue
 		}
 		for _, g := range w.groups {
-			if c := w.store.counts[g.key]; c != nil {
-				g.wcounts = c
-			} else {
-				g.byRule = make([]*wgroup, w.store.width)
-				w.store.counts[g.key] = g.wcounts
-			}
-			g.byRule[w.col] = g
-			g.refs++
-			g.evaluated = g.version - 1
+			w.store.adopt(w, g)
 		}
 	}
+}
+
+// adopt makes g, rule w's group with counts of its own (kept by a reload,
+// or loaded from a snapshot), use the store's counts of its key when an
+// earlier rule's group brought them (they counted the same events), or
+// puts its counts in the store. The group is evaluated on the next tick.
+func (s *windowStore) adopt(w *window, g *wgroup) {
+	if c := s.counts[g.key]; c != nil {
+		g.wcounts = c
+	} else {
+		g.byRule = make([]*wgroup, s.width)
+		s.counts[g.key] = g.wcounts
+	}
+	g.byRule[w.col] = g
+	g.refs++
+	g.evaluated = g.version - 1
 }
 
 // use returns the counts of key, creating them in r's shape.
