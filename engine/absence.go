@@ -30,7 +30,6 @@ type absence struct {
 // its values; with more, a row number into vals, which has a value per
 // rule a row (0: none; a deadline or a negated time is never 0).
 type absenceKeys struct {
-	share uint64
 	rules []*absence // by column
 	byKey table[int64]
 	vals  []int64
@@ -126,10 +125,10 @@ func shareAbsenceKeys(runners []runner) {
 	}
 	for _, k := range order {
 		rules := groups[k]
-		if old := rules[0].keys; old != nil && old.share == k && slices.Equal(old.rules, rules) {
-			continue // the same rules in the same columns
+		if old := rules[0].keys; old != nil && slices.Equal(old.rules, rules) {
+			continue // the same rules in the same columns (and so the same by)
 		}
-		s := &absenceKeys{share: k, rules: rules}
+		s := &absenceKeys{rules: rules}
 		for col, a := range rules {
 			if a.keys != nil {
 				for _, sl := range a.keys.sorted(a.col) {

@@ -19,7 +19,6 @@ var errReported = errors.New("reported")
 // aggregate per bucket, and the call in `when` or a template is replaced by a
 // read of that value.
 type aggregate struct {
-	fn    string // count, ratio, sum, avg, distinct
 	kind  aggKind
 	src   string   // the call as printed, to share one value between uses
 	arg   *program // nil for count()
@@ -93,7 +92,7 @@ func (p *aggPatch) find(call *ast.CallNode, fn string) *aggregate {
 		}
 		return nil
 	}
-	a := &aggregate{fn: fn, kind: aggKinds[fn], src: src, isInt: fn == "count" || fn == "distinct"}
+	a := &aggregate{kind: aggKinds[fn], src: src, isInt: fn == "count" || fn == "distinct"}
 	if fn == "count" && want == 1 {
 		a.kind = aggCountIf
 	}
