@@ -30,6 +30,7 @@ type absence struct {
 // its values; with more, a row number into vals, which has a value per
 // rule a row (0: none; a deadline or a negated time is never 0).
 type absenceKeys struct {
+	evKey eventKey   // the event's key, which the rules compute alike
 	rules []*absence // by column
 	byKey table[int64]
 	vals  []int64
@@ -145,14 +146,13 @@ func shareAbsenceKeys(runners []runner) {
 func (a *absence) event(e *Engine, ev *Event) {
 	r := a.r
 	env := e.eventEnv(ev)
-	k, ok := e.keyFor(r, r.by, env)
+	k, kh, ok := a.keys.evKey.of(e, r, env)
 	if !ok || k.empty() {
 		if ok {
 			e.noKey(r, r.by, env)
 		}
 		return
 	}
-	kh := k.hash()
 	other := e.isOther(r, ev)
 	on := !other || r.onOther // the event reaches the rule: of its on type or its unless type
 	if other {

@@ -52,11 +52,14 @@ type Engine struct {
 
 	vm  vm.VM
 	env env
-	out []Firing
-	pos uint64 // log position being processed
-	key uint64 // dedup key of the event being processed
-	ev  *Event // the event being processed
-	old Event  // an event unpacked from state: see unpacked
+	// envDirty says env differs from what eventEnv writes for its event:
+	// the clock moved, or a rule set prev, count or group in it.
+	envDirty bool
+	out      []Firing
+	pos      uint64 // log position being processed
+	key      uint64 // dedup key of the event being processed
+	ev       *Event // the event being processed
+	old      Event  // an event unpacked from state: see unpacked
 }
 
 // Stats counts what the engine did.
@@ -196,6 +199,7 @@ func (e *Engine) Now() time.Time { return e.nowTime }
 // setNow sets the clock, in both its forms.
 func (e *Engine) setNow(t int64) {
 	e.now, e.nowTime = t, time.Unix(0, t).UTC()
+	e.envDirty = true
 }
 
 // Duplicates returns how many events were dropped as duplicates: Stats's
@@ -362,6 +366,29 @@ func (k keyVal) hash() uint64 {
 	return uint64(newHash().str(k.s))
 }
 
+// eventKey is the by key of the event being processed and its hash,
+// computed once for the rules that compute it alike (the same by: rules
+// sharing predecessors or absence keys).
+type eventKey struct {
+	at uint64 // the engine's event count when computed
+	k  keyVal
+	kh uint64
+}
+
+// of returns the key of the event being processed for rule r; on an
+// error each rule counts its own.
+func (m *eventKey) of(e *Engine, r *Rule, env *env) (keyVal, uint64, bool) {
+	if m.at == e.stats.Events {
+		return m.k, m.kh, true
+	}
+	k, ok := e.keyFor(r, r.by, env)
+	if !ok {
+		return k, 0, false
+	}
+	m.at, m.k, m.kh = e.stats.Events, k, k.hash()
+	return k, m.kh, true
+}
+
 func (k keyVal) String() string {
 	if k.num {
 		return strconv.FormatInt(k.n, 10)
@@ -437,7 +464,6 @@ func (e *Engine) fail(r *Rule, err error) {
 	e.explain(r, OutcomeError, err.Error)
 }
 
-// eventEnv prepares the shared environment for an event.
 // unpacked returns the event that data packs, in a buffer of the engine's
 // that the next call reuses: the expr environment makes any event it sees
 // escape, and a predecessor or a timer's event is unpacked for one
@@ -448,8 +474,14 @@ func (e *Engine) unpacked(data string, fields fieldSet) *Event {
 	return &e.old
 }
 
+// eventEnv returns the environment of an event's expressions. The rules
+// an event reaches share one, written again only when it holds another
+// event or a rule changed it (envDirty).
 func (e *Engine) eventEnv(ev *Event) *env {
-	e.env = env{Event: ev, Now: e.nowTime}
+	if e.env.Event != ev || e.envDirty {
+		e.env = env{Event: ev, Now: e.nowTime}
+		e.envDirty = false
+	}
 	return &e.env
 }
 

@@ -51,7 +51,7 @@ func (s *sequence) event(e *Engine, ev *Event) {
 		}
 		successor = false
 	}
-	k, kh, ok := s.preds.keyOf(e, r, env)
+	k, kh, ok := s.preds.evKey.of(e, r, env)
 	if !ok || k.empty() {
 		if ok {
 			e.noKey(r, r.by, env)
@@ -106,6 +106,7 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k keyVal) {
 	r := s.r
 	env := e.eventEnv(ev)
 	env.Prev = prev
+	e.envDirty = true
 	if r.condPrev && !e.passes(r, env) { // else it passed in event
 		return
 	}
@@ -152,13 +153,12 @@ type predStore struct {
 	last   uint64 // the engine's event count when it last stored: one store per event
 
 	// The key and the look-up of the event being processed, which the
-	// rules sharing the store compute alike (they have the same by): for
-	// the event numbered keyed and looked.
-	keyed, looked uint64
-	k             keyVal
-	kh            uint64
-	found         kept
-	ok            bool
+	// rules sharing the store compute alike (they have the same by): the
+	// look-up for the event numbered looked.
+	evKey  eventKey
+	looked uint64
+	found  kept
+	ok     bool
 
 	// v1Preds and v1Queue gather, during Restore of a version 1 snapshot,
 	// the predecessors each rule kept itself (loadedV1).
@@ -179,22 +179,9 @@ func newPredStore(r *Rule) *predStore {
 	return &predStore{key: shareKey(r), within: int64(r.within), fields: r.prevFields}
 }
 
-// keyOf returns the key of the event being processed, and its hash.
-func (p *predStore) keyOf(e *Engine, r *Rule, env *env) (keyVal, uint64, bool) {
-	if p.keyed == e.stats.Events {
-		return p.k, p.kh, true
-	}
-	k, ok := e.keyFor(r, r.by, env)
-	if !ok {
-		return k, 0, false // an error: each rule counts its own
-	}
-	p.keyed, p.k, p.kh = e.stats.Events, k, k.hash()
-	return p.k, p.kh, true
-}
-
 // lookup returns the predecessor for k.
 func (p *predStore) lookup(e *Engine, k uint64) (kept, bool) {
-	if p.looked != e.stats.Events || p.kh != k {
+	if p.looked != e.stats.Events || p.evKey.kh != k {
 		p.looked = e.stats.Events
 		p.found, p.ok = p.preds.get(k)
 	}

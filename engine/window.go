@@ -19,9 +19,9 @@ type window struct {
 	index  map[string]int // group → position in groups
 	store  *windowStore   // the counts, perhaps shared with other rules
 	col    int            // the rule's place among the store's rules (wcounts.byRule)
-	// buffers reused from event to event
-	aggI []int64
-	aggF []float64
+	// env is where the rule's conditions read a group's aggregates: the
+	// rule's own, since no event is in it, with AggI and AggF reused.
+	env env
 }
 
 // wgroup is one group of a window rule: the counts, which the rules
@@ -352,11 +352,11 @@ func (g *wcounts) forget(b, d int, cur int64) {
 
 // values fills the environment's aggregates from the group's totals.
 func (w *window) values(e *Engine, g *wgroup) *env {
-	ni, nf := len(g.totI), len(g.totF)
-	if cap(w.aggI) < ni || cap(w.aggF) < nf {
-		w.aggI, w.aggF = make([]int64, ni), make([]float64, nf)
+	v := &w.env
+	if len(v.AggI) != len(g.totI) || len(v.AggF) != len(g.totF) {
+		v.AggI, v.AggF = make([]int64, len(g.totI)), make([]float64, len(g.totF))
 	}
-	ai, af := w.aggI[:ni], w.aggF[:nf]
+	ai, af := v.AggI, v.AggF
 	n := float64(g.totN)
 	di := 0
 	for _, a := range w.r.aggs { // each slot is one aggregate's
@@ -377,8 +377,8 @@ func (w *window) values(e *Engine, g *wgroup) *env {
 			af[a.slot] = g.totF[a.slot]
 		}
 	}
-	e.env = env{Group: g.key, Now: e.nowTime, AggI: ai, AggF: af}
-	return &e.env
+	v.Group, v.Now = g.key, e.nowTime
+	return v
 }
 
 // evaluate applies the edge-triggered logic to one group.
