@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 )
 
@@ -32,19 +31,31 @@ type actionSpec struct {
 	connection        string
 	ignoreSuppression bool
 	params            *value
+	size              int // a guess of the params' length as JSON
 }
 
-// render evaluates the action's templates for one firing.
-func (a *actionSpec) render(m *vm.VM, e *env) (Action, error) {
-	var escape func(string) string
+// paramsChunk is the size of the buffers rendered params are cut from.
+const paramsChunk = 4 << 10
+
+// render evaluates the action's templates for one firing. The params'
+// JSON is cut from a buffer of r's that later firings' params go on
+// filling (never overwriting it), so most firings allocate nothing for it.
+func (a *actionSpec) render(r *renderer, e *env) (Action, error) {
+	r.escape = nil
 	if a.kind == ActionSlack {
-		escape = slackEscape
+		r.escape = slackEscape
 	}
-	p, err := a.params.render(m, e, escape)
+	if cap(r.out)-len(r.out) < a.size {
+		r.out = make([]byte, 0, max(paramsChunk, 2*a.size))
+	}
+	start := len(r.out)
+	out, err := a.params.appendJSON(r.out, r, e)
 	if err != nil {
+		r.out = out[:start]
 		return Action{}, fmt.Errorf("%s action: %w", a.kind, err)
 	}
-	return Action{Kind: a.kind, Connection: a.connection, Params: p.(map[string]any),
+	r.out = out
+	return Action{Kind: a.kind, Connection: a.connection, Params: out[start:len(out):len(out)],
 		IgnoreSuppression: a.ignoreSuppression}, nil
 }
 
@@ -102,6 +113,7 @@ func (p *ruleParser) compileAction(kn, vn *yaml.Node, key string, sc scope) *act
 	p.checkRequired(vn, key, kind, have)
 	p.checkConnection(connNode, key, a)
 	a.params = p.c.compileValue(params, key, sc)
+	a.size = a.params.size()
 	return a
 }
 

@@ -51,6 +51,7 @@ type Engine struct {
 	stats              Stats
 
 	vm  vm.VM
+	rnd renderer // renders actions' params (with vm)
 	env env
 	// envDirty says env differs from what eventEnv writes for its event:
 	// the clock moved, or a rule set prev, count or group in it.
@@ -528,8 +529,9 @@ func (e *Engine) emit(f firing) bool {
 		specs = r.onResolve
 	}
 	acts := make([]Action, 0, len(specs))
+	e.rnd.m = &e.vm
 	for _, a := range specs {
-		act, err := a.render(&e.vm, f.env)
+		act, err := a.render(&e.rnd, f.env)
 		if err != nil {
 			e.fail(r, err)
 			return false

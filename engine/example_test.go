@@ -122,7 +122,7 @@ rules:
 	start := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	printFirings := func(fs []engine.Firing) {
 		for _, f := range fs {
-			fmt.Println(f.At.Format(time.Kitchen), f.Rule, f.Key, f.Actions[0].Kind, f.Actions[0].Params)
+			fmt.Println(f.At.Format(time.Kitchen), f.Rule, f.Key, f.Actions[0].Kind, string(f.Actions[0].Params))
 		}
 	}
 	// Events carry the time herald received them: the engine's clock.
@@ -133,8 +133,8 @@ rules:
 	// Ticks move the clock when no event comes: bob's timer ends.
 	printFirings(e.Tick(start.Add(24*time.Hour), 5))
 	// Output:
-	// 11:00AM crm-unsubscribe  http map[method:POST path:/contacts/cy%40example.com/unsubscribe]
-	// 9:00AM no-open-reminder 2 mailjet map[template_id:4243 to:bob@example.com]
+	// 11:00AM crm-unsubscribe  http {"method":"POST","path":"/contacts/cy%40example.com/unsubscribe"}
+	// 9:00AM no-open-reminder 2 mailjet {"template_id":4243,"to":"bob@example.com"}
 }
 
 // ExampleParse shows load errors: every problem of the file, each with its
@@ -184,8 +184,8 @@ rules:
 	e.Event(&engine.Event{Type: "sent", MessageID: 1, Email: "ann@example.com", Received: at}, 1)
 	e.Reload(rules("{{ count }} emails sent"))
 	for _, f := range e.Event(&engine.Event{Type: "sent", MessageID: 2, Email: "bob@example.com", Received: at}, 2) {
-		fmt.Println(f.Rule, f.Actions[0].Params["text"])
+		fmt.Println(f.Rule, string(f.Actions[0].Params))
 	}
 	// Output:
-	// milestone 2 emails sent
+	// milestone {"text":"2 emails sent"}
 }

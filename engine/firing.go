@@ -1,6 +1,11 @@
 package engine
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Firing is one decision of a rule: its actions, rendered, with a
 // deterministic id. The same log and rules always produce the same firings
@@ -29,10 +34,27 @@ type Firing struct {
 
 // Action is one rendered action of a firing. Kind is "mailjet", "slack" or
 // "http"; Connection names the herald.yaml connection that runs it; Params
-// are the action's keys with every template rendered.
+// are the action's keys with every template rendered, as a JSON object
+// (ParamsMap decodes it). The engine renders them straight into JSON, the
+// form the action stream stores, and never changes them once returned.
 type Action struct {
-	Kind              string         `json:"kind"`
-	Connection        string         `json:"connection"`
-	Params            map[string]any `json:"params"`
-	IgnoreSuppression bool           `json:"ignore_suppression,omitempty"`
+	Kind              string          `json:"kind"`
+	Connection        string          `json:"connection"`
+	Params            json.RawMessage `json:"params"`
+	IgnoreSuppression bool            `json:"ignore_suppression,omitempty"`
+}
+
+// ParamsMap decodes Params, numbers as json.Number, so that they keep
+// every digit: a map to read or change. Without params it returns nil.
+func (a Action) ParamsMap() (map[string]any, error) {
+	if len(a.Params) == 0 {
+		return nil, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(a.Params))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, fmt.Errorf("action params: %w", err)
+	}
+	return m, nil
 }

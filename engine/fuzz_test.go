@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,12 +64,7 @@ func FuzzParse(f *testing.F) {
 		}
 		e := engine.New(rs, engine.Options{})
 		for i, s := range fuzzSteps {
-			fs := feed(e, s, uint64(i+1))
-			for _, f := range fs {
-				if !idPattern.MatchString(f.ID) {
-					t.Fatalf("firing id %q", f.ID)
-				}
-			}
+			wellFormed(t, feed(e, s, uint64(i+1)))
 		}
 		e.Reload(rs)
 		again := engine.New(rs, engine.Options{})
@@ -77,6 +73,23 @@ func FuzzParse(f *testing.F) {
 		}
 		feed(again, tick("2000h"), 100)
 	})
+}
+
+// wellFormed fails the test for a firing whose id is not "NAME-" and 16
+// hex digits, or whose params are not a JSON object.
+func wellFormed(t *testing.T, fs []engine.Firing) {
+	t.Helper()
+	for _, f := range fs {
+		if !idPattern.MatchString(f.ID) {
+			t.Fatalf("firing id %q", f.ID)
+		}
+		for _, a := range f.Actions {
+			var m map[string]any
+			if err := json.Unmarshal(a.Params, &m); err != nil || m == nil {
+				t.Fatalf("%s: params %s are not a JSON object: %v", f.ID, a.Params, err)
+			}
+		}
+	}
 }
 
 // FuzzTemplate: a slack text of any content either fails to load with
@@ -111,6 +124,7 @@ func FuzzTemplate(f *testing.F) {
 		e := engine.New(rs, engine.Options{})
 		fs := feed(e, fuzzSteps[0], 1)
 		fs = append(fs, feed(e, fuzzSteps[1], 2)...)
+		wellFormed(t, fs)
 		if len(fs) == 0 {
 			if e.Stats().Errors == 0 {
 				t.Fatal("no firing and no error")
@@ -128,7 +142,7 @@ func FuzzTemplate(f *testing.F) {
 			t.Fatalf("YAML round trip: %v", err)
 		}
 		if lit := back.Rules[0].Do[0].Slack.Text; utf8.ValidString(lit) && !strings.Contains(lit, "{{") {
-			if got := fs[0].Actions[0].Params["text"]; got != lit {
+			if got := param(t, fs[0].Actions[0], "text"); got != lit {
 				t.Errorf("literal text %q rendered as %q", lit, got)
 			}
 		}
@@ -180,7 +194,7 @@ func FuzzRule(f *testing.F) {
 		}
 		e := engine.New(rs, engine.Options{})
 		for i, s := range fuzzSteps {
-			feed(e, s, uint64(i+1))
+			wellFormed(t, feed(e, s, uint64(i+1)))
 		}
 		again := engine.New(rs, engine.Options{})
 		if err := again.Restore(e.Snapshot()); err != nil {

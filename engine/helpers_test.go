@@ -130,7 +130,11 @@ func show(f engine.Firing) string {
 		if a.IgnoreSuppression {
 			b.WriteString("!")
 		}
-		b.WriteString(plainJSON(a.Params))
+		m, err := a.ParamsMap()
+		if err != nil {
+			return err.Error()
+		}
+		b.WriteString(plainJSON(m))
 	}
 	return b.String()
 }
@@ -152,6 +156,23 @@ func plainJSON(v any) string {
 		return err.Error()
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// params decodes an action's params, failing the test when they are not
+// a JSON object.
+func params(t testing.TB, a engine.Action) map[string]any {
+	t.Helper()
+	m, err := a.ParamsMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// param is one of an action's params.
+func param(t testing.TB, a engine.Action, key string) any {
+	t.Helper()
+	return params(t, a)[key]
 }
 
 func showAll(fs []engine.Firing) []string {

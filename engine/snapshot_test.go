@@ -242,7 +242,7 @@ rules:
 		t.Fatalf("firings %v", f)
 	}
 	f := second.Tick(t0.Add(3*time.Hour), 4)
-	if len(f) != 1 || f[0].Actions[0].Params["text"] != "no open of 2" {
+	if len(f) != 1 || !bytes.Equal(f[0].Actions[0].Params, []byte(`{"text":"no open of 2"}`)) {
 		t.Fatalf("after the deadlines: %+v, want the firing for message 2 alone", f)
 	}
 }

@@ -28,12 +28,13 @@ type tmplPart struct {
 // value is a compiled action parameter: a template, a constant, or a map or
 // list of values.
 type value struct {
-	tmpl *template
-	lit  any               // constants that are not strings: numbers, booleans, null
-	keys []string          // a map's keys, sorted
-	vals []*value          // their values, in the same order
-	m    map[string]*value // the same, by key
-	list []*value
+	tmpl     *template
+	litJSON  []byte            // a constant that is not a string (number, boolean, null) as JSON
+	keys     []string          // a map's keys, sorted
+	keysJSON [][]byte          // the same as JSON object keys: "key":
+	vals     []*value          // their values, in the same order
+	m        map[string]*value // the same, by key
+	list     []*value
 }
 
 // compileTemplate splits s into literal text and expressions and compiles
@@ -132,66 +133,108 @@ func (p *program) text(m *vm.VM, e *env) (string, error) {
 	return formatValue(v), err
 }
 
-// render evaluates the template. escape applies to the values of
-// expressions, never to the literal text the rule's author wrote.
-func (t *template) render(m *vm.VM, e *env, escape func(string) string) (any, error) {
-	if t.whole {
-		v, err := t.parts[0].prog.value(m, e)
-		if err != nil {
-			return nil, err
-		}
-		v = jsonValue(v)
-		if escape != nil {
-			return escapeDeep(v, escape), nil
-		}
-		return v, nil
-	}
-	var b strings.Builder
-	b.Grow(t.size)
-	for _, p := range t.parts {
-		if p.prog == nil {
-			b.WriteString(p.lit)
-			continue
-		}
-		s, err := p.prog.text(m, e)
-		if err != nil {
-			return nil, err
-		}
-		if escape != nil {
-			s = escape(s)
-		}
-		b.WriteString(s)
-	}
-	return b.String(), nil
+// renderer writes action parameters as JSON (value.appendJSON): the VM
+// that runs expressions, escape for the values of expressions (Slack's
+// escaping; nil for none), a buffer for a template's text, and the
+// buffer params are cut from.
+type renderer struct {
+	m      *vm.VM
+	escape func(string) string
+	text   []byte
+	out    []byte // where params are rendered (actionSpec.render)
 }
 
-// render evaluates a parameter tree into plain JSON-able values.
-func (v *value) render(m *vm.VM, e *env, escape func(string) string) (any, error) {
+// appendJSON appends the template's value as JSON: the text, or for a
+// whole template the expression's value with its type. escape applies to
+// the values of expressions, never to the literal text the rule's author
+// wrote.
+func (t *template) appendJSON(b []byte, r *renderer, e *env) ([]byte, error) {
+	if t.whole {
+		p := t.parts[0].prog
+		if p.fast != nil {
+			if v := p.fast(e); v.k != fNil {
+				return appendFast(b, v, r.escape)
+			}
+		}
+		v, err := r.m.Run(p.prog, e)
+		if err != nil {
+			return b, err
+		}
+		return appendValue(b, jsonValue(v), r.escape)
+	}
+	text := r.text[:0]
+	for _, p := range t.parts {
+		if p.prog == nil {
+			text = append(text, p.lit...)
+			continue
+		}
+		s, err := p.prog.text(r.m, e)
+		if err != nil {
+			return b, err
+		}
+		if r.escape != nil {
+			s = r.escape(s)
+		}
+		text = append(text, s...)
+	}
+	r.text = text
+	return appendString(b, text), nil
+}
+
+// appendJSON appends a parameter tree as JSON; a map's keys come in
+// sorted order, as encoding/json writes them.
+func (v *value) appendJSON(b []byte, r *renderer, e *env) ([]byte, error) {
 	switch {
 	case v.tmpl != nil:
-		return v.tmpl.render(m, e, escape)
+		return v.tmpl.appendJSON(b, r, e)
 	case v.m != nil:
-		out := make(map[string]any, len(v.m))
+		b = append(b, '{')
 		for i, k := range v.keys {
-			x, err := v.vals[i].render(m, e, escape)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
+			if i > 0 {
+				b = append(b, ',')
 			}
-			out[k] = x
+			b = append(b, v.keysJSON[i]...)
+			var err error
+			if b, err = v.vals[i].appendJSON(b, r, e); err != nil {
+				return b, fmt.Errorf("%s: %w", k, err)
+			}
 		}
-		return out, nil
+		return append(b, '}'), nil
 	case v.list != nil:
-		out := make([]any, len(v.list))
+		b = append(b, '[')
 		for i, item := range v.list {
-			x, err := item.render(m, e, escape)
-			if err != nil {
-				return nil, fmt.Errorf("[%d]: %w", i, err)
+			if i > 0 {
+				b = append(b, ',')
 			}
-			out[i] = x
+			var err error
+			if b, err = item.appendJSON(b, r, e); err != nil {
+				return b, fmt.Errorf("[%d]: %w", i, err)
+			}
 		}
-		return out, nil
+		return append(b, ']'), nil
 	}
-	return v.lit, nil
+	return append(b, v.litJSON...), nil
+}
+
+// size is a guess of the value's length as JSON, to size buffers.
+func (v *value) size() int {
+	switch {
+	case v.tmpl != nil:
+		return v.tmpl.size + 2
+	case v.m != nil:
+		n := 2
+		for i, k := range v.vals {
+			n += len(v.keysJSON[i]) + 1 + k.size()
+		}
+		return n
+	case v.list != nil:
+		n := 2
+		for _, item := range v.list {
+			n += 1 + item.size()
+		}
+		return n
+	}
+	return len(v.litJSON)
 }
 
 // compileValue compiles a YAML node of action parameters.
@@ -213,6 +256,7 @@ func (c *exprCompiler) compileValue(n *yaml.Node, key string, sc scope) *value {
 		sort.Strings(v.keys)
 		for _, k := range v.keys {
 			v.vals = append(v.vals, v.m[k])
+			v.keysJSON = append(v.keysJSON, append(appendString(nil, k), ':'))
 		}
 		return v
 	case yaml.SequenceNode:
@@ -232,8 +276,14 @@ func (c *exprCompiler) compileValue(n *yaml.Node, key string, sc scope) *value {
 		var lit any
 		if err := n.Decode(&lit); err != nil {
 			c.errs.at(n, c.rule, key, "%v", err)
+			return &value{litJSON: []byte("null")}
 		}
-		return &value{lit: lit}
+		b, err := json.Marshal(lit)
+		if err != nil {
+			c.errs.at(n, c.rule, key, "%v", err)
+			return &value{litJSON: []byte("null")}
+		}
+		return &value{litJSON: b}
 	}
 	c.errs.at(n, c.rule, key, "unexpected YAML node")
 	return &value{}

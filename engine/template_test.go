@@ -108,7 +108,7 @@ rules:
 			}
 		}
 	}
-	walk(fs[0].Actions[0].Params)
+	walk(params(t, fs[0].Actions[0]))
 }
 
 func TestActionConnectionAndSuppression(t *testing.T) {

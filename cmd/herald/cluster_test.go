@@ -306,7 +306,7 @@ func checkOnce(t *testing.T, jobs []pipeline.Job) (sent, opens int) {
 			t.Errorf("job %s queued twice", j.ID)
 		}
 		ids[j.ID] = true
-		text := fmt.Sprint(j.Action.Params["text"])
+		text := fmt.Sprint(jobParam(t, j, "text"))
 		switch j.Rule {
 		case "every-sent":
 			if counts[text] {

@@ -112,7 +112,7 @@ func TestServeReload(t *testing.T) {
 	waitUntil(t, "7 events processed", &d.signals.processed, func() bool { return d.rules().Events == 7 })
 	var texts []string
 	for _, j := range d.firings("count-sent") {
-		texts = append(texts, fmt.Sprint(j.Action.Params["text"]))
+		texts = append(texts, fmt.Sprint(jobParam(t, j, "text")))
 	}
 	if got := strings.Join(texts, "|"); got != "v2 4 sent|v1 2 sent" {
 		t.Errorf("count-sent firings (newest first) = %q, want the 4th sent with v2's text", got)
@@ -158,4 +158,14 @@ func TestServeReload(t *testing.T) {
 	if n := len(d.firings("clicks")); n != 41 {
 		t.Errorf("clicks fired %d times, want 41 (each event once)", n)
 	}
+}
+
+// jobParam is one of a job's params.
+func jobParam(t *testing.T, j pipeline.Job, key string) any {
+	t.Helper()
+	m, err := j.Action.ParamsMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[key]
 }

@@ -182,18 +182,19 @@ type replayFiring struct {
 func renderedActions(acts []engine.Action) []map[string]any {
 	out := make([]map[string]any, len(acts))
 	for i, a := range acts {
-		params := a.Params
+		var params any = a.Params
 		if a.Connection != a.Kind || a.IgnoreSuppression {
-			params = make(map[string]any, len(a.Params)+2)
-			for k, v := range a.Params {
-				params[k] = v
+			m, _ := a.ParamsMap() // the engine's params are always an object
+			if m == nil {
+				m = map[string]any{}
 			}
 			if a.Connection != a.Kind {
-				params["connection"] = a.Connection
+				m["connection"] = a.Connection
 			}
 			if a.IgnoreSuppression {
-				params["ignore_suppression"] = true
+				m["ignore_suppression"] = true
 			}
+			params = m
 		}
 		out[i] = map[string]any{a.Kind: params}
 	}

@@ -154,7 +154,8 @@ func (s *sim) suppressed(f engine.Firing) simFiring {
 		if a.Kind != engine.ActionMailjet || a.IgnoreSuppression {
 			continue
 		}
-		for _, addr := range recipientAddresses(a.Params["to"]) {
+		params, _ := a.ParamsMap() // the engine's params are always an object
+		for _, addr := range recipientAddresses(params["to"]) {
 			total++
 			if why, ok := s.supp[normalAddress(addr)]; ok {
 				out.Suppressed = append(out.Suppressed, suppressedRecipient{Email: addr, suppression: why})

@@ -92,7 +92,13 @@ func (d *Dispatcher) decode(msg jetstream.Msg) (*delivery, bool) {
 	if dv.conn == "" {
 		dv.conn = dv.kind
 	}
-	dv.params = dv.job.Action.Params
+	params, err := dv.job.Action.ParamsMap()
+	if err != nil {
+		d.log.Error("dispatch: a job whose params are not a JSON object; dropped", "job", dv.job.ID, "err", err)
+		_ = msg.Term()
+		return nil, false
+	}
+	dv.params = params
 	dv.requeues, _ = strconv.Atoi(msg.Headers().Get(HeaderRequeue))
 	return dv, true
 }
@@ -223,7 +229,11 @@ func (d *Dispatcher) interrupted(ctx context.Context, dv *delivery, o outcome) {
 func (d *Dispatcher) deadLetter(ctx context.Context, dv *delivery, reason, out string) {
 	now := d.opt.Now().UTC()
 	job := dv.job
-	job.Action.Params = dv.params
+	if dv.narrowed { // the params of the last attempt, when not the job's
+		if p, err := json.Marshal(dv.params); err == nil {
+			job.Action.Params = p
+		}
+	}
 	dl := &DeadLetter{ID: job.ID, Job: job, Error: reason, Attempts: dv.st.Attempts,
 		FirstAttempt: dv.st.FirstAttempt, LastAttempt: now, Requeues: dv.requeues}
 	if dl.FirstAttempt.IsZero() {

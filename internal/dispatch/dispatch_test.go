@@ -88,7 +88,7 @@ func TestPermanentFailureDeadLetterAndRetry(t *testing.T) {
 	if len(list) != 1 || list[0].ID != "r-2/0" || !strings.Contains(list[0].Error, "bad contact") || list[0].Attempts != 1 {
 		t.Fatalf("dead letters = %+v", list)
 	}
-	if list[0].Job.Action.Params["path"] != "/hook" {
+	if param(t, list[0].Job, "path") != "/hook" {
 		t.Errorf("dead letter job = %+v", list[0].Job)
 	}
 	if got := gauge(t, m, "herald_dead_letters"); got != 1 {
@@ -216,7 +216,7 @@ func TestMailjetPartialDeadLetterCarriesFailedOnly(t *testing.T) {
 	if len(list) != 1 {
 		t.Fatalf("dead letters = %+v", list)
 	}
-	if to := list[0].Job.Action.Params["to"]; !reflect.DeepEqual(to, []any{"b@x.com"}) {
+	if to := param(t, list[0].Job, "to"); !reflect.DeepEqual(to, []any{"b@x.com"}) {
 		t.Errorf("dead letter to = %#v, want only b", to)
 	}
 	// Retried from dead letters, only b is sent.
@@ -310,7 +310,7 @@ func TestDryRunLogsWithoutSecrets(t *testing.T) {
 func TestMissingConnections(t *testing.T) {
 	c := openConn(t)
 	d := start(t, testOptions(c, nil))
-	enqueue(t, c, job("r-9/0", engine.Action{Kind: "slack", Params: map[string]any{"text": "hi"}}), "")
+	enqueue(t, c, job("r-9/0", engine.Action{Kind: "slack", Params: params(map[string]any{"text": "hi"})}), "")
 	waitStatus(t, d, "r-9/0", StatusDryRun)
 	enqueue(t, c, job("r-9/1", httpAction("/x")), "") // connection crm
 	st := waitStatus(t, d, "r-9/1", StatusDead)

@@ -121,7 +121,7 @@ func job(id string, a engine.Action) pipeline.Job {
 
 func httpAction(path string) engine.Action {
 	return engine.Action{Kind: "http", Connection: "crm",
-		Params: map[string]any{"method": "POST", "path": path, "json": map[string]any{"n": 1}}}
+		Params: params(map[string]any{"method": "POST", "path": path, "json": map[string]any{"n": 1}})}
 }
 
 func mailjetAction(to ...string) engine.Action {
@@ -130,7 +130,26 @@ func mailjetAction(to ...string) engine.Action {
 		list[i] = e
 	}
 	return engine.Action{Kind: "mailjet", Connection: "mailjet",
-		Params: map[string]any{"to": list, "template_id": 4242}}
+		Params: params(map[string]any{"to": list, "template_id": 4242})}
+}
+
+// params is an action's params as the engine renders them: a JSON object.
+func params(m map[string]any) json.RawMessage {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// param is one of a job's params.
+func param(t *testing.T, j pipeline.Job, key string) any {
+	t.Helper()
+	m, err := j.Action.ParamsMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[key]
 }
 
 // waitStatus waits, watching the status bucket, until job id has the
