@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"gopkg.in/yaml.v3"
 )
@@ -37,6 +38,26 @@ type actionSpec struct {
 // paramsChunk is the size of the buffers rendered params are cut from.
 const paramsChunk = 4 << 10
 
+// firingID is "NAME-" and id in 16 hex digits, cut from the buffer params
+// are rendered into: its bytes are never written again.
+func (r *renderer) firingID(name string, id uint64) string {
+	r.reserve(len(name) + 17)
+	start := len(r.out)
+	r.out = append(append(r.out, name...), '-')
+	for shift := 60; shift >= 0; shift -= 4 {
+		r.out = append(r.out, hexDigits[id>>shift&15])
+	}
+	return unsafe.String(&r.out[start], len(r.out)-start)
+}
+
+// reserve starts a new buffer when the one in use has less than n bytes
+// left.
+func (r *renderer) reserve(n int) {
+	if cap(r.out)-len(r.out) < n {
+		r.out = make([]byte, 0, max(paramsChunk, 2*n))
+	}
+}
+
 // render evaluates the action's templates for one firing. The params'
 // JSON is cut from a buffer of r's that later firings' params go on
 // filling (never overwriting it), so most firings allocate nothing for it.
@@ -45,9 +66,7 @@ func (a *actionSpec) render(r *renderer, e *env) (Action, error) {
 	if a.kind == ActionSlack {
 		r.escape = slackEscape
 	}
-	if cap(r.out)-len(r.out) < a.size {
-		r.out = make([]byte, 0, max(paramsChunk, 2*a.size))
-	}
+	r.reserve(a.size)
 	start := len(r.out)
 	out, err := a.params.appendJSON(r.out, r, e)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"math"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -486,21 +485,6 @@ func (e *Engine) eventEnv(ev *Event) *env {
 	return &e.env
 }
 
-// firingID is "NAME-" and id in 16 hex digits.
-func firingID(name string, id uint64) string {
-	var b strings.Builder
-	b.Grow(len(name) + 17)
-	b.WriteString(name)
-	b.WriteByte('-')
-	var hex [16]byte
-	for i := len(hex) - 1; i >= 0; i-- {
-		hex[i] = "0123456789abcdef"[id&15]
-		id >>= 4
-	}
-	b.Write(hex[:])
-	return b.String()
-}
-
 // firing describes a firing for emit.
 type firing struct {
 	r       *Rule
@@ -540,7 +524,7 @@ func (e *Engine) emit(f firing) bool {
 	}
 	id := f.id.u64(r.stateHash)
 	e.out = append(e.out, Firing{
-		ID:      firingID(r.Name, uint64(id)),
+		ID:      e.rnd.firingID(r.Name, uint64(id)),
 		Rule:    r.Name,
 		At:      time.Unix(0, f.at).UTC(),
 		Key:     f.key,

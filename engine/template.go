@@ -141,7 +141,7 @@ type renderer struct {
 	m      *vm.VM
 	escape func(string) string
 	text   []byte
-	out    []byte // where params are rendered (actionSpec.render)
+	out    []byte // where params and firing ids are rendered (actionSpec.render, firingID)
 }
 
 // appendJSON appends the template's value as JSON: the text, or for a
