@@ -71,6 +71,7 @@ type windowStore struct {
 	counts  map[string]*wcounts
 	counted uint64   // the engine's event count when the store last counted
 	cur     *wcounts // the counts that event went to, which the other rules use without a look-up
+	curKey  string   // their group
 	added   bool     // whether that event was counted (its aggregates' arguments did not fail)
 }
 
@@ -181,7 +182,16 @@ func (s *windowStore) release(key string, c *wcounts, col int) {
 }
 
 func (w *window) event(e *Engine, ev *Event) {
-	r := w.r
+	r, s := w.r, w.store
+	if s.counted == e.stats.Events {
+		// An earlier rule of the store counted the event: its if passed
+		// and its group is this rule's too.
+		w.st.Matched++
+		if s.added {
+			w.evaluate(e, w.groupOf(s.cur, s.curKey))
+		}
+		return
+	}
 	env := e.eventEnv(ev)
 	if !e.passes(r, env) {
 		return
@@ -194,29 +204,23 @@ func (w *window) event(e *Engine, ev *Event) {
 		return // events without a group are not counted
 	}
 	w.st.Matched++
-	s := w.store
-	first := s.counted != e.stats.Events // the first rule of the store to see the event counts it
-	var c *wcounts
-	if first {
-		c = s.counts[key]
-	} else {
-		c = s.cur // the same key
-	}
-	var g *wgroup
-	if c != nil {
-		g = c.byRule[w.col]
-	}
-	if g == nil {
-		g = w.group(key)
-	}
-	if first {
-		s.counted, s.cur = e.stats.Events, g.wcounts
-		g.rotate(e.now / int64(r.bucket))
-		s.added = w.add(e, g, env)
-	}
-	if s.added {
+	g := w.groupOf(s.counts[key], key)
+	s.counted, s.cur, s.curKey = e.stats.Events, g.wcounts, key
+	g.rotate(e.now / int64(r.bucket))
+	if s.added = w.add(e, g, env); s.added {
 		w.evaluate(e, g)
 	}
+}
+
+// groupOf returns the rule's group of key, whose counts are c (nil: none
+// yet), creating it.
+func (w *window) groupOf(c *wcounts, key string) *wgroup {
+	if c != nil {
+		if g := c.byRule[w.col]; g != nil {
+			return g
+		}
+	}
+	return w.group(key)
 }
 
 // group returns the rule's group of key, creating it.
