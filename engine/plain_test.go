@@ -317,3 +317,56 @@ rules:
 		t.Errorf("Event changed its input:\nbefore %s\nafter  %s", before, after)
 	}
 }
+
+// Rules with the same if share its result within an event (the engine
+// evaluates it once), across kinds and vars, and not across events; an
+// if that fails is an error of each rule that has it.
+func TestSharedIf(t *testing.T) {
+	rules := `version: 1
+vars: {big: 3}
+rules:
+  - name: a
+    on: open
+    if: int(CustomID) > vars.big
+    do: [slack: {text: "a"}]
+  - name: b
+    on: [open, click]
+    if: int(CustomID) > 3
+    do: [slack: {text: "b"}]
+  - name: c
+    on: open
+    if: int(CustomID) > 3
+    every: 2
+    do: [slack: {text: "c {{ count }}"}]
+  - name: d
+    on: open
+    if: int(CustomID) > 3
+    group_by: domain
+    window: 1h
+    when: count() >= 1
+    do: [slack: {text: "d {{ group }}"}]
+`
+	e := engine.New(parse(t, rules), engine.Options{})
+	got := run(t, e, []step{
+		ev("0s", "open", 1, "a@x.com", "CustomID", "7"),
+		ev("1s", "open", 2, "a@x.com", "CustomID", "seven"),
+		ev("2s", "open", 3, "b@y.com", "CustomID", "2"),
+		ev("3s", "click", 4, "a@x.com", "CustomID", "8"),
+		ev("4s", "open", 5, "a@x.com", "CustomID", "9"),
+	})
+	checkFirings(t, got, []string{
+		`a@0s#1 key="" email=a@x.com slack{"text":"a"}`,
+		`b@0s#1 key="" email=a@x.com slack{"text":"b"}`,
+		`d@0s#1 key="x.com" slack{"text":"d x.com"}`,
+		`b@3s#4 key="" email=a@x.com slack{"text":"b"}`,
+		`a@4s#5 key="" email=a@x.com slack{"text":"a"}`,
+		`b@4s#5 key="" email=a@x.com slack{"text":"b"}`,
+		`c@4s#5 key="" email=a@x.com slack{"text":"c 2"}`,
+	})
+	st := e.Stats()
+	for _, name := range []string{"a", "b", "c", "d"} {
+		if st.Rules[name].Errors != 1 {
+			t.Errorf("rule %s: %d errors, want 1 (the open with CustomID seven)", name, st.Rules[name].Errors)
+		}
+	}
+}
