@@ -49,10 +49,9 @@ type Engine struct {
 	dedup              dedupSet
 	stats              Stats
 
-	vm    vm.VM
-	rnd   renderer // renders actions' params (with vm)
-	env   env
-	conds []condResult // the shared ifs' results (cond), by program.shared
+	vm  vm.VM
+	rnd renderer // renders actions' params (with vm)
+	env env
 	// envDirty says env differs from what eventEnv writes for its event:
 	// the clock moved, or a rule set prev, count or group in it.
 	envDirty bool
@@ -108,7 +107,6 @@ func New(rs *RuleSet, opt Options) *Engine {
 // stateful definition is unchanged.
 func (e *Engine) install(rs *RuleSet, old map[string]runner) {
 	e.rules = rs
-	e.conds = make([]condResult, rs.conds)
 	e.runners, e.advancing, e.ticking = e.runners[:0], e.advancing[:0], e.ticking[:0]
 	e.quiet = 0 // the next advance asks every runner
 	e.byRule = map[string]runner{}
@@ -439,40 +437,13 @@ func (e *Engine) keyOf(r *Rule, p *program, env *env) (string, bool) {
 
 // passes evaluates the rule's `if` for env, explaining a false one.
 func (e *Engine) passes(r *Rule, env *env) bool {
-	if e.cond(r, env) {
+	if e.test(r, r.cond, env) {
 		return true
 	}
 	e.explain(r, OutcomeIf, func() string {
 		return fmt.Sprintf("if %s is false (%s)", r.cond.src, seen(r.cond, env))
 	})
 	return false
-}
-
-// cond evaluates the rule's `if`. An if that other rules have too
-// (RuleSet.shareConds) is evaluated once an event, in the event's own
-// environment: the rules after the first take its result, unless it
-// failed (each rule counts its own errors).
-func (e *Engine) cond(r *Rule, env *env) bool {
-	p := r.cond
-	if p == nil || p.shared == 0 || env != &e.env || e.envDirty || env.Event != e.ev {
-		return e.test(r, p, env)
-	}
-	m := &e.conds[p.shared-1]
-	if m.at == e.stats.Events {
-		return m.v
-	}
-	errors := e.stats.Errors
-	v := e.test(r, p, env)
-	if e.stats.Errors == errors {
-		m.at, m.v = e.stats.Events, v
-	}
-	return v
-}
-
-// condResult is a shared if's result for the event numbered at.
-type condResult struct {
-	at uint64
-	v  bool
 }
 
 // noKey explains an event skipped for an empty key.

@@ -75,9 +75,6 @@ type program struct {
 	fast fastFn
 	// pred is fast's form for conditions (fast.go); nil with fast.
 	pred predFn
-	// shared numbers, from 1, an if that several rules have alike
-	// (RuleSet.shareConds); 0 for none.
-	shared int
 }
 
 // exprCompiler compiles the expressions of one rule.

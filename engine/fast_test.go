@@ -127,30 +127,3 @@ func TestPredMatchesVMOnAggregates(t *testing.T) {
 		}
 	}
 }
-
-// The same if in several enabled rules is numbered once; an if alone, one
-// that reads prev, or one of a disabled rule is not.
-func TestShareConds(t *testing.T) {
-	rs, err := Parse("r.yaml", []byte(`version: 1
-vars: {p: "promo-"}
-rules:
-  - {name: a, on: sent, if: 'CustomID startsWith vars.p', do: [slack: {text: a}]}
-  - {name: b, on: open, if: 'CustomID startsWith "promo-"', unless: {event: click, within: 1h}, do: [slack: {text: b}]}
-  - {name: c, on: open, if: 'CustomID startsWith "promo-"', enabled: false, do: [slack: {text: c}]}
-  - {name: d, on: open, if: 'prev.CustomID startsWith "promo-"', after: {event: sent, within: 1h}, do: [slack: {text: d}]}
-  - {name: e, on: open, if: 'prev.CustomID startsWith "promo-"', after: {event: sent, within: 1h}, do: [slack: {text: e}]}
-  - {name: f, on: open, if: 'email == "x"', do: [slack: {text: f}]}
-`), ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{"a": 1, "b": 1, "c": 0, "d": 0, "e": 0, "f": 0}
-	for _, r := range rs.Rules {
-		if r.cond.shared != want[r.Name] {
-			t.Errorf("rule %s: shared = %d, want %d", r.Name, r.cond.shared, want[r.Name])
-		}
-	}
-	if rs.conds != 1 {
-		t.Errorf("conds = %d, want 1", rs.conds)
-	}
-}

@@ -88,7 +88,6 @@ func Parse(file string, data []byte, opt ParseOptions) (*RuleSet, error) {
 	}
 	rs.Warnings = e.warnings
 	rs.index()
-	rs.shareConds()
 	return rs, nil
 }
 
@@ -135,34 +134,6 @@ func (rs *RuleSet) index() {
 	// Rules keep file order within each type.
 	for t, list := range rs.byType {
 		rs.byType[t] = orderByLine(list)
-	}
-}
-
-// shareConds numbers the if conditions that several enabled rules have
-// alike (the same compiled form, which holds the values of the vars it
-// reads), so that the engine evaluates each once an event (Engine.cond).
-// An if that reads prev is evaluated with each rule's predecessor: it is
-// not shared.
-func (rs *RuleSet) shareConds() {
-	byForm := map[string][]*program{}
-	var order []string
-	for _, r := range rs.Rules {
-		if !r.Enabled || r.cond == nil || r.condPrev {
-			continue
-		}
-		form := r.cond.prog.Node().String()
-		if byForm[form] == nil {
-			order = append(order, form)
-		}
-		byForm[form] = append(byForm[form], r.cond)
-	}
-	for _, form := range order {
-		if ps := byForm[form]; len(ps) > 1 {
-			rs.conds++
-			for _, p := range ps {
-				p.shared = rs.conds
-			}
-		}
 	}
 }
 

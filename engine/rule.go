@@ -37,7 +37,6 @@ type RuleSet struct {
 
 	byType map[string][]*Rule // event type → rules that look at it, in file order
 	any    []*Rule            // rules that look at every type
-	conds  int                // the if conditions several rules share (shareConds)
 }
 
 // Rule is one compiled rule.
