@@ -176,7 +176,8 @@ func shareKey(r *Rule) uint64 {
 }
 
 func newPredStore(r *Rule) *predStore {
-	return &predStore{key: shareKey(r), within: int64(r.within), fields: r.prevFields}
+	return &predStore{key: shareKey(r), within: int64(r.within), fields: r.prevFields,
+		preds: predecessors{withData: r.prevFields != 0}}
 }
 
 // lookup returns the predecessor for k.
@@ -217,37 +218,53 @@ func (p *predStore) expire(now int64) {
 }
 
 // predecessors maps keys to their latest predecessor. Most rules read no
-// prev field, so the packed data has its own map, used only when there is
-// some: a predecessor then costs its key and expiry alone.
+// prev field: a predecessor then costs its key and expiry alone (at). The
+// rules that read some keep the packed fields in the same slot (full), so
+// that storing or finding a predecessor touches one place in memory.
 type predecessors struct {
-	at   table[int64]
-	data table[string]
+	withData bool // the rules read prev fields: full is used, else at
+	at       table[int64]
+	full     table[kept]
 }
 
 func (p *predecessors) get(k uint64) (kept, bool) {
+	if p.withData {
+		return p.full.get(k)
+	}
 	at, ok := p.at.get(k)
-	if !ok {
-		return kept{}, false
-	}
-	var data string
-	if p.data.len() > 0 {
-		data, _ = p.data.get(k)
-	}
-	return kept{at: at, data: data}, true
+	return kept{at: at}, ok
 }
 
 func (p *predecessors) set(k uint64, v kept) {
-	p.at.set(k, v.at)
-	if v.data != "" {
-		p.data.set(k, v.data)
-	} else if p.data.len() > 0 {
-		p.data.delete(k)
+	if p.withData {
+		p.full.set(k, v)
+	} else {
+		p.at.set(k, v.at)
 	}
 }
 
 func (p *predecessors) delete(k uint64) {
-	p.at.delete(k)
-	if p.data.len() > 0 {
-		p.data.delete(k)
+	if p.withData {
+		p.full.delete(k)
+	} else {
+		p.at.delete(k)
 	}
+}
+
+// sorted returns the predecessors in key order (snapshots).
+func (p *predecessors) sorted() []timer {
+	if p.withData {
+		all := p.full.sorted()
+		out := make([]timer, len(all))
+		for i, s := range all {
+			out[i] = timer{key: s.k, kept: s.v}
+		}
+		return out
+	}
+	all := p.at.sorted()
+	out := make([]timer, len(all))
+	for i, s := range all {
+		out[i] = timer{key: s.k, kept: kept{at: s.v}}
+	}
+	return out
 }

@@ -91,16 +91,7 @@ func (s *sequence) load(r *reader) {
 // with the same shareKey, whichever they are.
 func (p *predStore) save(w *writer) {
 	w.u(p.key)
-	all := p.preds.at.sorted()
-	preds := make([]timer, 0, len(all))
-	for _, s := range all {
-		var data string
-		if p.preds.data.len() > 0 {
-			data, _ = p.preds.data.get(s.k)
-		}
-		preds = append(preds, timer{key: s.k, kept: kept{at: s.v, data: data}})
-	}
-	w.timers(preds)
+	w.timers(p.preds.sorted())
 	w.expiries(p.queue.live())
 }
 
