@@ -33,8 +33,33 @@ type absenceKeys struct {
 	evKey eventKey   // the event's key, which the rules compute alike
 	rules []*absence // by column
 	byKey table[int64]
-	vals  []int64
-	free  []int64 // rows to reuse
+	vals  [][]int64 // rows, rowChunk a slice: growing copies none
+	rows  int64     // rows made
+	free  []int64   // rows to reuse
+}
+
+// rowChunk is how many rows of absenceKeys.vals are made at once.
+const rowChunk = 1024
+
+// row returns row x of vals.
+func (s *absenceKeys) row(x int64) []int64 {
+	w := len(s.rules)
+	i := int(x%rowChunk) * w
+	return s.vals[x/rowChunk][i : i+w : i+w]
+}
+
+// newRow returns an empty row of vals.
+func (s *absenceKeys) newRow() int64 {
+	if n := len(s.free); n > 0 {
+		x := s.free[n-1]
+		s.free = s.free[:n-1]
+		return x
+	}
+	if s.rows%rowChunk == 0 {
+		s.vals = append(s.vals, make([]int64, rowChunk*len(s.rules)))
+	}
+	s.rows++
+	return s.rows - 1
 }
 
 // absenceShareKey identifies what an absence rule's keys are: its by in its
@@ -51,7 +76,7 @@ func (s *absenceKeys) get(col int, k uint64) (int64, bool) {
 	if !ok || len(s.rules) == 1 {
 		return x, ok
 	}
-	v := s.vals[int(x)*len(s.rules)+col]
+	v := s.row(x)[col]
 	return v, v != 0
 }
 
@@ -63,14 +88,9 @@ func (s *absenceKeys) set(col int, k uint64, v int64) {
 	}
 	p, present := s.byKey.ref(k)
 	if !present {
-		if n := len(s.free); n > 0 {
-			*p, s.free = s.free[n-1], s.free[:n-1]
-		} else {
-			*p = int64(len(s.vals) / w)
-			s.vals = append(s.vals, make([]int64, w)...)
-		}
+		*p = s.newRow()
 	}
-	s.vals[int(*p)*w+col] = v
+	s.row(*p)[col] = v
 }
 
 func (s *absenceKeys) delete(col int, k uint64) {
@@ -83,7 +103,7 @@ func (s *absenceKeys) delete(col int, k uint64) {
 	if !ok {
 		return
 	}
-	row := s.vals[int(x)*w : int(x)*w+w]
+	row := s.row(x)
 	row[col] = 0
 	for _, v := range row {
 		if v != 0 {
@@ -102,7 +122,7 @@ func (s *absenceKeys) sorted(col int) []slot[int64] {
 	}
 	out := all[:0]
 	for _, sl := range all {
-		if v := s.vals[int(sl.v)*len(s.rules)+col]; v != 0 {
+		if v := s.row(sl.v)[col]; v != 0 {
 			out = append(out, slot[int64]{v: v, k: sl.k})
 		}
 	}
@@ -265,11 +285,17 @@ func (q *timerQueue) next() int64 {
 func (q *timerQueue) push(key uint64, at int64, ev *Event, fs fieldSet) {
 	last := len(q.blocks) - 1
 	if last < 0 || len(q.blocks[last].entries) == fifoBlock {
-		if last >= 0 { // full: keep only the bytes it uses
+		size := 0
+		if last >= 0 {
+			// The new block's bytes are sized as the full one's, and the
+			// full one keeps only the bytes it uses, unless it wastes little.
 			full := q.blocks[last]
-			full.data = append([]byte(nil), full.data...)
+			size = len(full.data) + len(full.data)/32
+			if cap(full.data)-len(full.data) > len(full.data)/16 {
+				full.data = append([]byte(nil), full.data...)
+			}
 		}
-		q.blocks = append(q.blocks, &timerBlock{entries: make([]timerEntry, 0, fifoBlock)})
+		q.blocks = append(q.blocks, &timerBlock{entries: make([]timerEntry, 0, fifoBlock), data: make([]byte, 0, size)})
 		last++
 	}
 	b := q.blocks[last]
