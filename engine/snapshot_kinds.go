@@ -14,11 +14,11 @@ func (b *base) saveLimit(w *writer) {
 		w.u(0)
 		return
 	}
-	keys := sortedKeys64(b.lim.times)
+	keys, times := b.lim.sorted()
 	w.u(uint64(len(keys)))
-	for _, k := range keys {
+	for i, k := range keys {
 		w.u(k)
-		w.ints(b.lim.times[k])
+		w.ints(times[i])
 	}
 	w.expiries(b.lim.queue.live())
 }
@@ -31,7 +31,7 @@ func (b *base) loadLimit(r *reader) {
 	}
 	for range n {
 		k := r.u()
-		b.lim.times[k] = r.ints()
+		b.lim.load(k, r.ints())
 	}
 	for _, x := range r.expiries() {
 		b.lim.queue.push(x)

@@ -273,14 +273,59 @@ rules:
 	e.Event(&Event{Type: "click", MessageID: 1, Email: "a@x.com", Received: t0}, 1)
 	e.Event(&Event{Type: "blocked", MessageID: 2, Email: "b@y.com", Domain: "y.com", Received: t0}, 2)
 	for _, name := range []string{"plain", "window"} {
-		if n := len(e.bases[e.byRule[name].rule()].lim.times); n != 1 {
+		if n := e.bases[e.byRule[name].rule()].lim.keys(); n != 1 {
 			t.Fatalf("%s: the limit remembers %d keys after firing, want 1", name, n)
 		}
 	}
 	e.Tick(t0.Add(2*time.Hour), 3)
 	for _, name := range []string{"plain", "window"} {
-		if n := len(e.bases[e.byRule[name].rule()].lim.times); n != 0 {
+		if n := e.bases[e.byRule[name].rule()].lim.keys(); n != 0 {
 			t.Errorf("%s: the limit still remembers %d keys after its period", name, n)
 		}
+	}
+}
+
+// A limit of one firing a period (kept as one time per key) holds across a
+// snapshot, and frees its key when the period ends.
+func TestLimitOneSnapshot(t *testing.T) {
+	rs, err := Parse("r.yaml", []byte(`version: 1
+rules:
+  - name: once
+    on: click
+    limit: {by: email, max: 1, per: 1h}
+    do: [{slack: {text: "{{ email }}"}}]
+`), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1700000000, 0).UTC()
+	click := func(id int64, email string, at time.Duration) *Event {
+		return &Event{Type: "click", MessageID: id, Email: email, Received: t0.Add(at)}
+	}
+	e := New(rs, Options{})
+	if n := len(e.Event(click(1, "a@x.com", 0), 1)); n != 1 {
+		t.Fatalf("first click: %d firings", n)
+	}
+	again := New(rs, Options{})
+	if err := again.Restore(e.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		ev   *Event
+		want int
+	}{
+		{click(2, "a@x.com", 30*time.Minute), 0}, // within the hour
+		{click(3, "b@x.com", 30*time.Minute), 1}, // another key
+		{click(4, "a@x.com", time.Hour), 1},      // the hour has passed
+		{click(5, "a@x.com", 90*time.Minute), 0},
+	}
+	for i, s := range steps {
+		if n := len(again.Event(s.ev, uint64(i+2))); n != s.want {
+			t.Errorf("click %d of %s at +%s: %d firings, want %d", s.ev.MessageID, s.ev.Email, s.ev.Received.Sub(t0), n, s.want)
+		}
+	}
+	again.Tick(t0.Add(3*time.Hour), 10)
+	if n := again.bases[again.byRule["once"].rule()].lim.keys(); n != 0 {
+		t.Errorf("the limit remembers %d keys after its period, want 0", n)
 	}
 }

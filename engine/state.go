@@ -101,11 +101,13 @@ func (d *dedupSet) expire(now int64) {
 }
 
 // limiter caps firings per key and period: a sliding log of firing times
-// per key.
+// per key. The usual limit, one firing per key and period, keeps one time
+// per key in a table (last) rather than a list in a map.
 type limiter struct {
 	max   int
 	per   int64
-	times map[uint64][]int64
+	times map[uint64][]int64 // max > 1: the firing times within per, oldest first
+	last  table[int64]       // max == 1: the firing time within per
 	queue fifo[expiry]
 }
 
@@ -119,6 +121,15 @@ func newLimiter(l *limit) *limiter {
 // allow records a firing for key at now unless max firings already happened
 // within the period.
 func (l *limiter) allow(key uint64, now int64) bool {
+	if l.max == 1 {
+		p, present := l.last.ref(key)
+		if present && *p > now-l.per {
+			return false
+		}
+		*p = now
+		l.queue.push(expiry{key, now + l.per})
+		return true
+	}
 	ts := l.times[key]
 	for len(ts) > 0 && ts[0] <= now-l.per {
 		ts = ts[1:]
@@ -132,11 +143,53 @@ func (l *limiter) allow(key uint64, now int64) bool {
 	return true
 }
 
+// keys returns how many keys the limiter remembers.
+func (l *limiter) keys() int {
+	if l.max == 1 {
+		return l.last.len()
+	}
+	return len(l.times)
+}
+
+// sorted returns the keys and their firing times in key order (snapshots).
+func (l *limiter) sorted() ([]uint64, [][]int64) {
+	if l.max == 1 {
+		all := l.last.sorted()
+		keys, times := make([]uint64, len(all)), make([][]int64, len(all))
+		for i, s := range all {
+			keys[i], times[i] = s.k, []int64{s.v}
+		}
+		return keys, times
+	}
+	keys := sortedKeys64(l.times)
+	times := make([][]int64, len(keys))
+	for i, k := range keys {
+		times[i] = l.times[k]
+	}
+	return keys, times
+}
+
+// load puts back a key's firing times from a snapshot.
+func (l *limiter) load(k uint64, ts []int64) {
+	switch {
+	case l.max != 1:
+		l.times[k] = ts
+	case len(ts) > 0:
+		l.last.set(k, ts[len(ts)-1])
+	}
+}
+
 func (l *limiter) expire(now int64) {
 	for {
 		x, ok := l.queue.due(now)
 		if !ok {
 			return
+		}
+		if l.max == 1 {
+			if t, ok := l.last.get(x.key); ok && t <= now-l.per {
+				l.last.delete(x.key)
+			}
+			continue
 		}
 		ts := l.times[x.key]
 		for len(ts) > 0 && ts[0] <= now-l.per {
