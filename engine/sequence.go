@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // stored is an event kept for later: its identity (dedup key), when it
 // expires, and the fields the rule needs, packed.
@@ -197,10 +200,10 @@ func (p *predStore) store(e *Engine, k uint64, ev *Event) {
 	}
 	p.last = e.stats.Events
 	p.looked = 0
-	v := kept{at: e.now + p.within, data: pack(ev, p.fields)}
-	p.preds.set(k, v)
-	p.queue.push(expiry{k, v.at})
-	e.wakeAt(v.at)
+	at := e.now + p.within
+	p.preds.store(k, at, ev, p.fields)
+	p.queue.push(expiry{k, at})
+	e.wakeAt(at)
 }
 
 // expire forgets the predecessors older than within; each rule sharing
@@ -211,36 +214,69 @@ func (p *predStore) expire(now int64) {
 		if !ok {
 			return
 		}
-		if v, ok := p.preds.get(x.key); ok && v.at == x.at {
+		if at, ok := p.preds.expiry(x.key); ok && at == x.at {
 			p.preds.delete(x.key)
 		}
+		p.preds.data.free(now)
 	}
 }
 
 // predecessors maps keys to their latest predecessor. Most rules read no
 // prev field: a predecessor then costs its key and expiry alone (at). The
-// rules that read some keep the packed fields in the same slot (full), so
-// that storing or finding a predecessor touches one place in memory.
+// rules that read some keep, in the same slot (full), where the packed
+// fields lie in blocks of bytes (data): storing or finding a predecessor
+// touches one place in memory, and neither the table nor the blocks hold
+// pointers for the garbage collector to scan.
 type predecessors struct {
 	withData bool // the rules read prev fields: full is used, else at
 	at       table[int64]
-	full     table[kept]
+	full     table[predRef]
+	data     byteBlocks
+}
+
+// predRef is a predecessor's expiry and where its packed fields are.
+type predRef struct {
+	at   int64
+	data blockRef
 }
 
 func (p *predecessors) get(k uint64) (kept, bool) {
-	if p.withData {
-		return p.full.get(k)
+	if !p.withData {
+		at, ok := p.at.get(k)
+		return kept{at: at}, ok
 	}
-	at, ok := p.at.get(k)
-	return kept{at: at}, ok
+	v, ok := p.full.get(k)
+	if !ok {
+		return kept{}, false
+	}
+	return kept{at: v.at, data: p.data.string(v.data)}, true
 }
 
+// set keeps v for k; with fields, packed is v.data (v.data is not read).
 func (p *predecessors) set(k uint64, v kept) {
-	if p.withData {
-		p.full.set(k, v)
-	} else {
+	if !p.withData {
 		p.at.set(k, v.at)
+		return
 	}
+	p.full.set(k, predRef{at: v.at, data: p.data.add(v.data, v.at)})
+}
+
+// store keeps ev, expiring at at, packing fields fs.
+func (p *predecessors) store(k uint64, at int64, ev *Event, fs fieldSet) {
+	if !p.withData {
+		p.at.set(k, at)
+		return
+	}
+	p.full.set(k, predRef{at: at, data: p.data.pack(ev, fs, at)})
+}
+
+// expiry returns when k's predecessor expires.
+func (p *predecessors) expiry(k uint64) (int64, bool) {
+	if !p.withData {
+		return p.at.get(k)
+	}
+	v, ok := p.full.get(k)
+	return v.at, ok
 }
 
 func (p *predecessors) delete(k uint64) {
@@ -257,7 +293,7 @@ func (p *predecessors) sorted() []timer {
 		all := p.full.sorted()
 		out := make([]timer, len(all))
 		for i, s := range all {
-			out[i] = timer{key: s.k, kept: s.v}
+			out[i] = timer{key: s.k, kept: kept{at: s.v.at, data: p.data.string(s.v.data)}}
 		}
 		return out
 	}
@@ -267,4 +303,89 @@ func (p *predecessors) sorted() []timer {
 		out[i] = timer{key: s.k, kept: kept{at: s.v}}
 	}
 	return out
+}
+
+// byteBlocks keeps packed events in blocks of bytes, each dropped once
+// every entry written to it has expired (free). A block is never written
+// again where it was written: a string read from it stays valid.
+type byteBlocks struct {
+	blocks []*byteBlock
+	first  uint32 // the number of blocks[0]
+}
+
+type byteBlock struct {
+	b      []byte
+	expiry int64 // the latest expiry of an entry in the block
+}
+
+// blockRef is where an entry's bytes are: a block's number, the offset and
+// the length.
+type blockRef struct {
+	block, off, len uint32
+}
+
+// byteBlockSize is the size of a block; an entry larger than it has one of
+// its own. packedGuess is the room pack wants left in a block.
+const (
+	byteBlockSize = 64 << 10
+	packedGuess   = 256
+)
+
+// block returns the block to append n bytes to, expiring at at.
+func (bb *byteBlocks) block(n int, at int64) *byteBlock {
+	if last := len(bb.blocks) - 1; last >= 0 {
+		if b := bb.blocks[last]; cap(b.b)-len(b.b) >= n {
+			b.expiry = max(b.expiry, at)
+			return b
+		}
+	}
+	b := &byteBlock{b: make([]byte, 0, max(byteBlockSize, n)), expiry: at}
+	bb.blocks = append(bb.blocks, b)
+	return b
+}
+
+// ref returns the reference of the bytes from off to the end of the last
+// block.
+func (bb *byteBlocks) ref(off int) blockRef {
+	last := len(bb.blocks) - 1
+	return blockRef{block: bb.first + uint32(last), off: uint32(off), len: uint32(len(bb.blocks[last].b) - off)}
+}
+
+// add appends data, which expires at at.
+func (bb *byteBlocks) add(data string, at int64) blockRef {
+	b := bb.block(len(data), at)
+	off := len(b.b)
+	b.b = append(b.b, data...)
+	return bb.ref(off)
+}
+
+// pack appends ev's fields fs, packed, which expire at at. Packed fields
+// are usually short; longer ones than packedGuess left in the block make
+// the block's bytes move, which the strings already read from it survive.
+func (bb *byteBlocks) pack(ev *Event, fs fieldSet, at int64) blockRef {
+	b := bb.block(packedGuess, at)
+	off := len(b.b)
+	b.b = appendPacked(b.b, ev, fs)
+	return bb.ref(off)
+}
+
+// string returns the bytes of r.
+func (bb *byteBlocks) string(r blockRef) string {
+	if r.len == 0 {
+		return ""
+	}
+	b := bb.blocks[r.block-bb.first].b
+	return unsafe.String(&b[r.off], int(r.len))
+}
+
+// free drops the blocks whose entries have all expired at now, keeping the
+// last, which is being written.
+func (bb *byteBlocks) free(now int64) {
+	n := 0
+	for n < len(bb.blocks)-1 && bb.blocks[n].expiry <= now {
+		bb.blocks[n] = nil
+		n++
+	}
+	bb.blocks = bb.blocks[n:]
+	bb.first += uint32(n)
 }
