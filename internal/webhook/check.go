@@ -36,7 +36,7 @@ func check(body []byte, st *kindStack, spans *[]Span) (n int, err error) {
 	switch first {
 	case '{':
 		n = 1
-		if end, ok = skipValue(body, i, 0, st); ok && spans != nil {
+		if end, ok = skipObject(body, i, 0, st); ok && spans != nil {
 			*spans = append(*spans, Span{i, end})
 		}
 	case '[':
@@ -79,7 +79,7 @@ func checkArray(b []byte, i int, st *kindStack, spans *[]Span) (n, end, badElem 
 			return n, i, n, true
 		}
 		start := i
-		if i, ok = skipValue(b, i, 1, st); !ok {
+		if i, ok = skipObject(b, i, 1, st); !ok {
 			return n, i, -1, false
 		}
 		if spans != nil {

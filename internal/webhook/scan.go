@@ -120,6 +120,66 @@ func skipValue(b []byte, i, depth int, st *kindStack) (int, bool) {
 	}
 }
 
+// skipObject validates the object that starts at b[i] ('{') and returns
+// the index just past it, as skipValue does; depth is the nesting depth of
+// its container. It is skipValue specialised for what Mailjet events are,
+// objects of strings, numbers and literals: one loop over the members with
+// no container bookkeeping, a nested value handed to skipValue. Where the
+// object is not JSON it calls skipValue from the start, so the offset
+// reported is the same.
+func skipObject(b []byte, i, depth int, st *kindStack) (int, bool) {
+	start := i
+	if depth+1 > maxDepth {
+		return skipValue(b, start, depth, st)
+	}
+	if i = skipSpace(b, i+1); i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	var ok bool
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return skipValue(b, start, depth, st)
+		}
+		if i, ok = skipString(b, i); !ok {
+			return skipValue(b, start, depth, st)
+		}
+		if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+			return skipValue(b, start, depth, st)
+		}
+		if i = skipSpace(b, i+1); i >= len(b) {
+			return skipValue(b, start, depth, st)
+		}
+		switch c := b[i]; c {
+		case '"':
+			i, ok = skipString(b, i)
+		case '{', '[':
+			i, ok = skipValue(b, i, depth+1, st)
+		case 't':
+			i, ok = skipLiteral(b, i, "true")
+		case 'f':
+			i, ok = skipLiteral(b, i, "false")
+		case 'n':
+			i, ok = skipLiteral(b, i, "null")
+		default:
+			i, ok = skipNumber(b, i)
+		}
+		if !ok {
+			return skipValue(b, start, depth, st)
+		}
+		if i = skipSpace(b, i); i >= len(b) {
+			return skipValue(b, start, depth, st)
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return i + 1, true
+		default:
+			return skipValue(b, start, depth, st)
+		}
+	}
+}
+
 // skipLiteral validates the literal lit (true, false or null) at b[i].
 func skipLiteral(b []byte, i int, lit string) (int, bool) {
 	for k := 0; k < len(lit); k++ {
