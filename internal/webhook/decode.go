@@ -60,7 +60,11 @@ func decodeEvent(b []byte, ev *engine.Event, st *kindStack) {
 	d := decoder{b: b, s: string(b), i: 1}
 	if d.space(); d.b[d.i] != '}' {
 		for {
-			d.field(ev, d.key())
+			if f := d.knownKey(); f != fieldUnknown {
+				d.field(ev, f)
+			} else {
+				d.other(ev, d.key())
+			}
 			if d.space(); d.b[d.i] == '}' {
 				break
 			}
@@ -72,65 +76,73 @@ func decodeEvent(b []byte, ev *engine.Event, st *kindStack) {
 	ev.PayloadMap = payloadMap(ev.Payload, st)
 }
 
-// field decodes the value at d.i into the field of ev that key names.
-// Unknown keys go to Extra; the derived names are skipped because Decode
-// always recomputes them.
-func (d *decoder) field(ev *engine.Event, key string) {
-	switch key {
-	case "event":
+// field decodes the value at d.i into ev's field f.
+func (d *decoder) field(ev *engine.Event, f fieldID) {
+	switch f {
+	case fieldEvent:
 		ev.Type = d.stringValue()
-	case "time":
+	case fieldTime:
 		ev.Time = d.intValue()
-	case "MessageID":
+	case fieldMessageID:
 		ev.MessageID = d.intValue()
-	case "Message_GUID":
+	case fieldMessageGUID:
 		ev.MessageGUID = d.stringValue()
-	case "email":
+	case fieldEmail:
 		ev.Email = d.stringValue()
-	case "mj_campaign_id":
+	case fieldCampaignID:
 		ev.CampaignID = d.intValue()
-	case "mj_contact_id":
+	case fieldContactID:
 		ev.ContactID = d.intValue()
-	case "customcampaign":
+	case fieldCustomCampaign:
 		ev.CustomCampaign = d.stringValue()
-	case "CustomID":
+	case fieldCustomID:
 		ev.CustomID = d.stringValue()
-	case "Payload":
+	case fieldPayload:
 		ev.Payload = d.stringValue()
-	case "mj_message_id":
+	case fieldMjMessageID:
 		ev.MjMessageID = d.stringValue()
-	case "smtp_reply":
+	case fieldSMTPReply:
 		ev.SMTPReply = d.stringValue()
-	case "ip":
+	case fieldIP:
 		ev.IP = d.stringValue()
-	case "geo":
+	case fieldGeo:
 		ev.Geo = d.stringValue()
-	case "agent":
+	case fieldAgent:
 		ev.Agent = d.stringValue()
-	case "url":
+	case fieldURL:
 		ev.URL = d.stringValue()
-	case "blocked":
+	case fieldBlocked:
 		ev.Blocked = d.boolValue()
-	case "hard_bounce":
+	case fieldHardBounce:
 		ev.HardBounce = d.boolValue()
-	case "error_related_to":
+	case fieldErrorRelatedTo:
 		ev.ErrorRelatedTo = d.stringValue()
-	case "error":
+	case fieldError:
 		ev.Error = d.stringValue()
-	case "comment":
+	case fieldComment:
 		ev.Comment = d.stringValue()
-	case "source":
+	case fieldSource:
 		ev.Source = d.stringValue()
-	case "mj_list_id":
+	case fieldListID:
 		ev.ListID = d.intValue()
-	case "domain", "payload", "received":
+	case fieldDomain, fieldPayloadMap, fieldReceived:
+		// Decode always recomputes the derived fields.
 		d.i = skipValid(d.b, d.i)
-	default:
-		if ev.Extra == nil {
-			ev.Extra = make(map[string]any)
-		}
-		ev.Extra[key] = d.anyValue()
 	}
+}
+
+// other decodes the value at d.i for key, which names no field of
+// engine.Event as written (an escaped name may still name one): unknown
+// keys go to Extra.
+func (d *decoder) other(ev *engine.Event, key string) {
+	if f, ok := fieldNames[key]; ok {
+		d.field(ev, f)
+		return
+	}
+	if ev.Extra == nil {
+		ev.Extra = make(map[string]any)
+	}
+	ev.Extra[key] = d.anyValue()
 }
 
 // noPayload is the PayloadMap of every event whose Payload is not a JSON

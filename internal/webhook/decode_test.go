@@ -117,6 +117,12 @@ func TestDecodeBodies(t *testing.T) {
 			[]engine.Event{{Email: "a@b.c", Domain: "b.c"}}},
 		{"duplicate keys: last wins", `{"event":"open","event":"click","x":1,"x":2,"time":5,"time":null}`,
 			[]engine.Event{{Type: "click", Extra: map[string]any{"x": json.Number("2")}}}},
+		{"names that start like fields", `{"events":"x","error_x":"y","emails":"z","ip2":"w","time_":1,
+			"event":"open","error":"e","error_related_to":"r","ip":"1.2.3.4"}`,
+			[]engine.Event{{Type: "open", Error: "e", ErrorRelatedTo: "r", IP: "1.2.3.4", Extra: map[string]any{
+				"events": "x", "error_x": "y", "emails": "z", "ip2": "w", "time_": json.Number("1")}}}},
+		{"spaces around colons", "{ \"event\" : \"open\" ,\n\"email\"\t:\"a@b.c\", \"MessageID\"  :  5 , \"geo\" :\"FR\" }",
+			[]engine.Event{{Type: "open", Email: "a@b.c", Domain: "b.c", MessageID: 5, Geo: "FR"}}},
 		{"escaped keys and values", `{"\u0065vent":"cl\u0069ck","url":"https://x\/y?a=1\u0026b=\"2\"","agent":"\uD83D\uDE00 \uD800 é"}`,
 			[]engine.Event{{Type: "click", URL: `https://x/y?a=1&b="2"`, Agent: "\U0001F600 \uFFFD é"}}},
 		{"invalid UTF-8 replaced", "{\"comment\":\"a\xffb\",\"x\xfe\":\"\xc3\"}",
