@@ -244,7 +244,7 @@ func (a *absence) fire(e *Engine, t timerEntry, data string) {
 	r := a.r
 	ev := e.unpacked(data, r.fields)
 	env := e.eventEnv(ev)
-	k, _ := e.keyOf(r, r.by, env)
+	k, _ := e.keyFor(r, r.by, env)
 	e.emit(firing{r: r, key: k, id: newHash().u64(t.key).u64(uint64(t.at)), at: t.at, email: ev.Email, env: env, limitOn: true})
 }
 

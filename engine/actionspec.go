@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -47,6 +48,18 @@ func (r *renderer) firingID(name string, id uint64) string {
 	for shift := 60; shift >= 0; shift -= 4 {
 		r.out = append(r.out, hexDigits[id>>shift&15])
 	}
+	return unsafe.String(&r.out[start], len(r.out)-start)
+}
+
+// key returns k as text; a number's is cut from the buffer params are
+// rendered into, as firingID's.
+func (r *renderer) key(k keyVal) string {
+	if !k.num {
+		return k.s
+	}
+	r.reserve(20)
+	start := len(r.out)
+	r.out = strconv.AppendInt(r.out, k.n, 10)
 	return unsafe.String(&r.out[start], len(r.out)-start)
 }
 

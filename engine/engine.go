@@ -488,7 +488,7 @@ func (e *Engine) eventEnv(ev *Event) *env {
 // firing describes a firing for emit.
 type firing struct {
 	r       *Rule
-	key     string // the rule's key (group, by value), shown in the firing
+	key     keyVal // the rule's key (group, by value), shown in the firing
 	id      hash64 // what makes the id unique within the rule
 	at      int64
 	resolve bool
@@ -527,7 +527,7 @@ func (e *Engine) emit(f firing) bool {
 		ID:      e.rnd.firingID(r.Name, uint64(id)),
 		Rule:    r.Name,
 		At:      time.Unix(0, f.at).UTC(),
-		Key:     f.key,
+		Key:     e.rnd.key(f.key),
 		Resolve: f.resolve,
 		Shadow:  r.Shadow,
 		Pos:     e.pos,
