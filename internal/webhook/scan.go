@@ -268,10 +268,13 @@ func quotes(x uint64) uint64 {
 // stringStops returns a mask with the top bit set in the lowest byte of x
 // (little-endian) that is '"', '\\' or a control character; higher bytes may
 // be flagged falsely, the lowest flagged one never is.
+//
+// A byte is '"' (0x22) or a control character (below 0x20) exactly when,
+// with bit 1 flipped, it is below 0x21: one test for both.
 func stringStops(x uint64) uint64 {
-	q := x ^ (lo * '"')
+	c := x ^ (lo * 0x02)
 	s := x ^ (lo * '\\')
-	return ((q - lo) &^ q & hi) | ((s - lo) &^ s & hi) | ((x - lo*0x20) &^ x & hi)
+	return ((c - lo*0x21) &^ c | (s - lo) &^ s) & hi
 }
 
 // skipString validates the string whose opening quote is b[i] and returns
