@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // jsonNames are the keys MarshalJSON writes for Event's own fields: Mailjet's
@@ -86,14 +85,14 @@ func (w *objectWriter) key(k string) {
 		w.b = append(w.b, ',')
 	}
 	w.n++
-	w.b = appendJSONString(w.b, k)
+	w.b = appendString(w.b, k)
 	w.b = append(w.b, ':')
 }
 
 func (w *objectWriter) str(k, v string, always bool) {
 	if v != "" || always {
 		w.key(k)
-		w.b = appendJSONString(w.b, v)
+		w.b = appendString(w.b, v)
 	}
 }
 
@@ -131,54 +130,4 @@ func (w *objectWriter) payload(m map[string]any) error {
 		return nil
 	}
 	return w.value("payload", m)
-}
-
-// appendJSONString appends s as a JSON string. Like encoding/json it
-// replaces invalid UTF-8 with U+FFFD and escapes U+2028 and U+2029; unlike
-// it, it leaves <, > and & alone.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\r':
-				b = append(b, `\r`...)
-			case '\t':
-				b = append(b, `\t`...)
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -15,7 +15,8 @@ import (
 // (encoding/json escapes them when it embeds the parameters in a job).
 
 // appendString appends s as a JSON string, as encoding/json writes it
-// without HTML escaping: invalid UTF-8 becomes U+FFFD.
+// without HTML escaping: invalid UTF-8 becomes U+FFFD. Events' JSON
+// (eventjson.go) uses it too.
 func appendString[T string | []byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	start := 0
