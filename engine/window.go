@@ -19,9 +19,6 @@ type window struct {
 	index  map[string]int // group → position in groups
 	store  *windowStore   // the counts, perhaps shared with other rules
 	col    int            // the rule's place among the store's rules (wcounts.byRule)
-	// env is where the rule's conditions read a group's aggregates: the
-	// rule's own, since no event is in it, with AggI and AggF reused.
-	env env
 }
 
 // wgroup is one group of a window rule: the counts, which the rules
@@ -73,6 +70,13 @@ type windowStore struct {
 	cur     *wcounts // the counts that event went to, which the other rules use without a look-up
 	curKey  string   // their group
 	added   bool     // whether that event was counted (its aggregates' arguments did not fail)
+
+	// env is where the rules' conditions read a group's aggregates, which
+	// are the same for every rule of the store (values): those of counts
+	// valued at its version valuedAt.
+	env      env
+	valued   *wcounts
+	valuedAt uint64
 }
 
 // windowShareKey identifies what a window rule counts: the compiled forms
@@ -354,9 +358,17 @@ func (g *wcounts) forget(b, d int, cur int64) {
 	g.seenBy[b*nd+d] = g.seenBy[b*nd+d][:0]
 }
 
-// values fills the environment's aggregates from the group's totals.
+// values fills the environment's aggregates from the group's totals. The
+// rules of a store have the same aggregates: the first to evaluate a group
+// fills them, and the others find them filled until the counts or the
+// clock move.
 func (w *window) values(e *Engine, g *wgroup) *env {
-	v := &w.env
+	s := w.store
+	v := &s.env
+	if s.valued == g.wcounts && s.valuedAt == g.version && v.Now == e.nowTime {
+		return v
+	}
+	s.valued, s.valuedAt = g.wcounts, g.version
 	if len(v.AggI) != len(g.totI) || len(v.AggF) != len(g.totF) {
 		v.AggI, v.AggF = make([]int64, len(g.totI)), make([]float64, len(g.totF))
 	}
