@@ -92,24 +92,36 @@ var keysByFirst = func() (t [128][]knownKey) {
 // knownKey reads the key at d.i when it is one of fieldNames written
 // without escapes, as Mailjet writes them, moves to the start of its value
 // and returns its field. Otherwise it returns fieldUnknown and leaves d.i
-// where it is. It compares the key's first 24 bytes, three words, with the
-// few names that start with the same byte, rather than finding the key's
-// end, slicing it and looking it up.
+// where it is.
 func (d *decoder) knownKey() fieldID {
-	b, i := d.b, d.i+1 // past the opening quote
+	k := matchKey(d.b, d.i)
+	if k == nil {
+		return fieldUnknown
+	}
+	d.i += 1 + k.size
+	d.space()
+	d.i++ // ':'
+	d.space()
+	return k.field
+}
+
+// matchKey returns the field name that the string at b[i] (its opening
+// quote) holds when it is one of fieldNames written without escapes, or
+// nil; a name matched is a valid JSON string. It compares the string's
+// first 24 bytes, three words, with the few names that start with the same
+// byte, rather than finding the string's end: no loop whose length
+// depends on the text, so no branch to mispredict where the name ends.
+func matchKey(b []byte, i int) *knownKey {
+	i++ // past the opening quote
 	if len(b)-i < 24 || b[i] >= 128 {
-		return fieldUnknown // near the object's end: the general way
+		return nil // near the object's end: the caller's general way
 	}
 	w := [3]uint64{binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:]), binary.LittleEndian.Uint64(b[i+16:])}
 	cands := keysByFirst[b[i]]
 	for j := range cands {
 		if k := &cands[j]; k.matches(&w) {
-			d.i = i + k.size
-			d.space()
-			d.i++ // ':'
-			d.space()
-			return k.field
+			return k
 		}
 	}
-	return fieldUnknown
+	return nil
 }

@@ -140,7 +140,9 @@ func skipObject(b []byte, i, depth int, st *kindStack) (int, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return skipValue(b, start, depth, st)
 		}
-		if i, ok = skipString(b, i); !ok {
+		if k := matchKey(b, i); k != nil { // a field name: valid, no need to scan it
+			i += 1 + k.size
+		} else if i, ok = skipString(b, i); !ok {
 			return skipValue(b, start, depth, st)
 		}
 		if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
