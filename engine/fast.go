@@ -474,29 +474,6 @@ func stringField(node ast.Node) (fieldRef, bool) {
 // stringPred compares a string field with a constant. Without a prev the
 // field is nil, which the fastFn (slow) handles.
 func stringPred(f fieldRef, op, c string, slow fastFn) predFn {
-	if !f.prev {
-		// The usual conditions on an event's field, without a call to test.
-		off := f.off
-		field := func(e *env) string { return *(*string)(unsafe.Add(unsafe.Pointer(e.Event), off)) }
-		switch op {
-		case "==":
-			return func(e *env) (bool, bool) {
-				if e.Event == nil {
-					v := slow(e)
-					return v.b, v.k == fBool
-				}
-				return field(e) == c, true
-			}
-		case "startsWith":
-			return func(e *env) (bool, bool) {
-				if e.Event == nil {
-					v := slow(e)
-					return v.b, v.k == fBool
-				}
-				return strings.HasPrefix(field(e), c), true
-			}
-		}
-	}
 	var test func(s string) bool
 	switch op {
 	case "==":
