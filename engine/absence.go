@@ -245,7 +245,7 @@ func (a *absence) fire(e *Engine, t timerEntry, data string) {
 	ev := e.unpacked(data, r.fields)
 	env := e.eventEnv(ev)
 	k, _ := e.keyFor(r, r.by, env)
-	e.emit(firing{r: r, key: k, id: newHash().u64(t.key).u64(uint64(t.at)), at: t.at, email: ev.Email, env: env, limitOn: true})
+	e.emit(firing{b: &a.base, key: k, id: newHash().u64(t.key).u64(uint64(t.at)), at: t.at, email: ev.Email, env: env, limitOn: true})
 }
 
 func (a *absence) tick(*Engine) {}

@@ -63,6 +63,17 @@ func (r *renderer) key(k keyVal) string {
 	return unsafe.String(&r.out[start], len(r.out)-start)
 }
 
+// actions returns room for n actions, cut from a block that later
+// firings' actions go on filling.
+func (r *renderer) actions(n int) []Action {
+	if cap(r.acts)-len(r.acts) < n {
+		r.acts = make([]Action, 0, max(64, n))
+	}
+	acts := r.acts[len(r.acts) : len(r.acts) : len(r.acts)+n]
+	r.acts = r.acts[:len(r.acts)+n]
+	return acts
+}
+
 // reserve starts a new buffer when the one in use has less than n bytes
 // left.
 func (r *renderer) reserve(n int) {

@@ -487,7 +487,7 @@ func (e *Engine) eventEnv(ev *Event) *env {
 
 // firing describes a firing for emit.
 type firing struct {
-	r       *Rule
+	b       *base  // the rule's runner's
 	key     keyVal // the rule's key (group, by value), shown in the firing
 	id      hash64 // what makes the id unique within the rule
 	at      int64
@@ -500,7 +500,8 @@ type firing struct {
 // emit renders a firing's actions and appends it, unless the rule's limit
 // holds it back. It reports whether the firing was emitted.
 func (e *Engine) emit(f firing) bool {
-	r, b := f.r, e.bases[f.r]
+	b := f.b
+	r := b.r
 	if f.limitOn && r.limit != nil && !e.allow(r, b.lim, f.env) {
 		b.st.Suppressed++
 		e.explain(r, OutcomeLimited, func() string {
@@ -512,7 +513,7 @@ func (e *Engine) emit(f firing) bool {
 	if f.resolve {
 		specs = r.onResolve
 	}
-	acts := make([]Action, 0, len(specs))
+	acts := e.rnd.actions(len(specs))
 	e.rnd.m = &e.vm
 	for _, a := range specs {
 		act, err := a.render(&e.rnd, f.env)

@@ -39,7 +39,7 @@ func (x *every) event(e *Engine, ev *Event) {
 	}
 	env.Count, env.Group = n, group
 	e.envDirty = true
-	e.emit(firing{r: r, key: keyVal{s: group}, id: newHash().str(group).u64(uint64(n)).u64(uint64(e.now)), at: e.now,
+	e.emit(firing{b: &x.base, key: keyVal{s: group}, id: newHash().str(group).u64(uint64(n)).u64(uint64(e.now)), at: e.now,
 		email: ev.Email, env: env, limitOn: true})
 }
 

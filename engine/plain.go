@@ -10,7 +10,7 @@ func (p *plain) event(e *Engine, ev *Event) {
 		return
 	}
 	p.st.Matched++
-	e.emit(firing{r: r, id: newHash().u64(e.key).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
+	e.emit(firing{b: &p.base, id: newHash().u64(e.key).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
 }
 
 func (p *plain) advance(e *Engine) { p.expireLimit(e) }

@@ -114,7 +114,7 @@ func (s *sequence) fire(e *Engine, ev, prev *Event, id uint64, k keyVal) {
 		return
 	}
 	s.st.Matched++
-	e.emit(firing{r: r, key: k, id: newHash().u64(id).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
+	e.emit(firing{b: &s.base, key: k, id: newHash().u64(id).u64(uint64(e.now)), at: e.now, email: ev.Email, env: env, limitOn: true})
 }
 
 func (s *sequence) advance(e *Engine) {

@@ -141,7 +141,8 @@ type renderer struct {
 	m      *vm.VM
 	escape func(string) string
 	text   []byte
-	out    []byte // where params and firing ids are rendered (actionSpec.render, firingID)
+	out    []byte   // where params and firing ids are rendered (actionSpec.render, firingID)
+	acts   []Action // where firings' actions are kept (actions)
 }
 
 // appendJSON appends the template's value as JSON: the text, or for a

@@ -406,15 +406,15 @@ func (w *window) evaluate(e *Engine, g *wgroup) {
 	switch {
 	case !g.active && when:
 		g.active, g.lastFire = true, e.now
-		e.emit(firing{r: r, key: keyVal{s: g.key}, id: w.id(e, g, "fire"), at: e.now, env: env, limitOn: true})
+		e.emit(firing{b: &w.base, key: keyVal{s: g.key}, id: w.id(e, g, "fire"), at: e.now, env: env, limitOn: true})
 	case g.active && w.resolved(e, env, when):
 		g.active = false
 		if len(r.onResolve) > 0 {
-			e.emit(firing{r: r, key: keyVal{s: g.key}, id: w.id(e, g, "resolve"), at: e.now, env: env, resolve: true})
+			e.emit(firing{b: &w.base, key: keyVal{s: g.key}, id: w.id(e, g, "resolve"), at: e.now, env: env, resolve: true})
 		}
 	case g.active && when && r.repeat > 0 && e.now-g.lastFire >= int64(r.repeat):
 		g.lastFire = e.now
-		e.emit(firing{r: r, key: keyVal{s: g.key}, id: w.id(e, g, "repeat"), at: e.now, env: env, limitOn: true})
+		e.emit(firing{b: &w.base, key: keyVal{s: g.key}, id: w.id(e, g, "repeat"), at: e.now, env: env, limitOn: true})
 	case g.active:
 		e.explain(r, OutcomeActive, func() string {
 			return fmt.Sprintf("group %q already fired and has not resolved (%s)", g.key, aggregateValues(r, env))
