@@ -276,7 +276,7 @@ func quotes(x uint64) uint64 {
 func stringStops(x uint64) uint64 {
 	c := x ^ (lo * 0x02)
 	s := x ^ (lo * '\\')
-	return ((c - lo*0x21) &^ c | (s - lo) &^ s) & hi
+	return ((c-lo*0x21)&^c | (s-lo)&^s) & hi
 }
 
 // skipString validates the string whose opening quote is b[i] and returns
