@@ -3,9 +3,7 @@ package engine
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
-	"unsafe"
 
 	"gopkg.in/yaml.v3"
 )
@@ -34,52 +32,6 @@ type actionSpec struct {
 	ignoreSuppression bool
 	params            *value
 	size              int // a guess of the params' length as JSON
-}
-
-// paramsChunk is the size of the buffers rendered params are cut from.
-const paramsChunk = 4 << 10
-
-// firingID is "NAME-" and id in 16 hex digits, cut from the buffer params
-// are rendered into: its bytes are never written again.
-func (r *renderer) firingID(name string, id uint64) string {
-	r.reserve(len(name) + 17)
-	start := len(r.out)
-	r.out = append(append(r.out, name...), '-')
-	for shift := 60; shift >= 0; shift -= 4 {
-		r.out = append(r.out, hexDigits[id>>shift&15])
-	}
-	return unsafe.String(&r.out[start], len(r.out)-start)
-}
-
-// key returns k as text; a number's is cut from the buffer params are
-// rendered into, as firingID's.
-func (r *renderer) key(k keyVal) string {
-	if !k.num {
-		return k.s
-	}
-	r.reserve(20)
-	start := len(r.out)
-	r.out = strconv.AppendInt(r.out, k.n, 10)
-	return unsafe.String(&r.out[start], len(r.out)-start)
-}
-
-// actions returns room for n actions, cut from a block that later
-// firings' actions go on filling.
-func (r *renderer) actions(n int) []Action {
-	if cap(r.acts)-len(r.acts) < n {
-		r.acts = make([]Action, 0, max(64, n))
-	}
-	acts := r.acts[len(r.acts) : len(r.acts) : len(r.acts)+n]
-	r.acts = r.acts[:len(r.acts)+n]
-	return acts
-}
-
-// reserve starts a new buffer when the one in use has less than n bytes
-// left.
-func (r *renderer) reserve(n int) {
-	if cap(r.out)-len(r.out) < n {
-		r.out = make([]byte, 0, max(paramsChunk, 2*n))
-	}
 }
 
 // render evaluates the action's templates for one firing. The params'

@@ -133,18 +133,6 @@ func (p *program) text(m *vm.VM, e *env) (string, error) {
 	return formatValue(v), err
 }
 
-// renderer writes action parameters as JSON (value.appendJSON): the VM
-// that runs expressions, escape for the values of expressions (Slack's
-// escaping; nil for none), a buffer for a template's text, and the
-// buffer params are cut from.
-type renderer struct {
-	m      *vm.VM
-	escape func(string) string
-	text   []byte
-	out    []byte   // where params and firing ids are rendered (actionSpec.render, firingID)
-	acts   []Action // where firings' actions are kept (actions)
-}
-
 // appendJSON appends the template's value as JSON: the text, or for a
 // whole template the expression's value with its type. escape applies to
 // the values of expressions, never to the literal text the rule's author

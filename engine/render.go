@@ -7,12 +7,76 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/expr-lang/expr/vm"
 )
 
-// Action parameters are rendered straight into the JSON the action stream
-// stores (Action.Params): no map is built per firing. These append values
-// as encoding/json writes them, except that <, > and & are not escaped
-// (encoding/json escapes them when it embeds the parameters in a job).
+// Rendering a firing. Action parameters go straight into the JSON the
+// action stream stores (Action.Params): no map is built per firing, and
+// values are written as encoding/json writes them, except that <, > and &
+// are not escaped (encoding/json escapes them when it embeds the params in
+// a job). A firing's params, id, key and actions are cut from blocks that
+// later firings go on filling and that are never written again where
+// they were written: a firing allocates nothing of its own.
+
+// renderer renders firings (value.appendJSON, actionSpec.render): the VM
+// that runs expressions, escape for the values of expressions (Slack's
+// escaping; nil for none), a buffer for a template's text, and the blocks
+// firings are cut from.
+type renderer struct {
+	m      *vm.VM
+	escape func(string) string
+	text   []byte
+	out    []byte   // where params and firing ids are rendered (actionSpec.render, firingID)
+	acts   []Action // where firings' actions are kept (actions)
+}
+
+// paramsChunk is the size of the buffers rendered params are cut from.
+const paramsChunk = 4 << 10
+
+// firingID is "NAME-" and id in 16 hex digits, cut from the buffer params
+// are rendered into: its bytes are never written again.
+func (r *renderer) firingID(name string, id uint64) string {
+	r.reserve(len(name) + 17)
+	start := len(r.out)
+	r.out = append(append(r.out, name...), '-')
+	for shift := 60; shift >= 0; shift -= 4 {
+		r.out = append(r.out, hexDigits[id>>shift&15])
+	}
+	return unsafe.String(&r.out[start], len(r.out)-start)
+}
+
+// key returns k as text; a number's is cut from the buffer params are
+// rendered into, as firingID's.
+func (r *renderer) key(k keyVal) string {
+	if !k.num {
+		return k.s
+	}
+	r.reserve(20)
+	start := len(r.out)
+	r.out = strconv.AppendInt(r.out, k.n, 10)
+	return unsafe.String(&r.out[start], len(r.out)-start)
+}
+
+// actions returns room for n actions, cut from a block that later
+// firings' actions go on filling.
+func (r *renderer) actions(n int) []Action {
+	if cap(r.acts)-len(r.acts) < n {
+		r.acts = make([]Action, 0, max(64, n))
+	}
+	acts := r.acts[len(r.acts) : len(r.acts) : len(r.acts)+n]
+	r.acts = r.acts[:len(r.acts)+n]
+	return acts
+}
+
+// reserve starts a new buffer when the one in use has less than n bytes
+// left.
+func (r *renderer) reserve(n int) {
+	if cap(r.out)-len(r.out) < n {
+		r.out = make([]byte, 0, max(paramsChunk, 2*n))
+	}
+}
 
 // appendString appends s as a JSON string, as encoding/json writes it
 // without HTML escaping: invalid UTF-8 becomes U+FFFD. Events' JSON
