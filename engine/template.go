@@ -107,18 +107,8 @@ func closing(s string) int {
 	return -1
 }
 
-// value evaluates the program for a template: the fast path when it can
-// tell, else the VM.
-func (p *program) value(m *vm.VM, e *env) (any, error) {
-	if p.fast != nil {
-		if v := p.fast(e); v.k != fNil {
-			return v.any(), nil
-		}
-	}
-	return m.Run(p.prog, e)
-}
-
-// text is value as the text a template shows.
+// text evaluates the program for a template, as the text it shows: the
+// fast path when it can tell, else the VM.
 func (p *program) text(m *vm.VM, e *env) (string, error) {
 	if p.fast != nil {
 		switch v := p.fast(e); v.k {
