@@ -252,7 +252,8 @@ func (p *predecessors) get(k uint64) (kept, bool) {
 	return kept{at: v.at, data: p.data.string(v.data)}, true
 }
 
-// set keeps v for k; with fields, packed is v.data (v.data is not read).
+// set keeps v for k (a snapshot's predecessor): its packed fields go into
+// the blocks; without prev fields they are dropped.
 func (p *predecessors) set(k uint64, v kept) {
 	if !p.withData {
 		p.at.set(k, v.at)
