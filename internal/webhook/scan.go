@@ -151,6 +151,8 @@ func skipObject(b []byte, i, depth int, st *kindStack) (int, bool) {
 		if i = skipSpace(b, i+1); i >= len(b) {
 			return skipValue(b, start, depth, st)
 		}
+		// The same switch as skipValue's: one function for both is not
+		// inlined, and cost Check 5% more instructions.
 		switch c := b[i]; c {
 		case '"':
 			i, ok = skipString(b, i)
